@@ -1,0 +1,69 @@
+/*
+ * common.c owns the helpers declared in common.h: the growable buffer and
+ * the names of priorities and message types. Never allocates without bound:
+ * callers check their limit before appending.
+ */
+#include "core/common.h"
+
+#include <stdlib.h>
+
+int lr_buf_reserve(lr_buf *b, size_t extra)
+{
+    if (b->cap - b->len >= extra) return LR_OK;
+    size_t need = b->len + extra;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) return LR_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return LR_OK;
+}
+
+int lr_buf_append(lr_buf *b, const void *data, size_t len)
+{
+    if (lr_buf_reserve(b, len) != LR_OK) return LR_ENOMEM;
+    if (len) memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return LR_OK;
+}
+
+void lr_buf_free(lr_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+static const char *const pri_names[LR_PRI_COUNT] = {"high", "normal", "low", "lowest"};
+static const char *const type_names[LR_TYPE_COUNT] = {"text", "custom", "like", "gift"};
+
+const char *lr_pri_name(lr_pri p) { return (unsigned)p < LR_PRI_COUNT ? pri_names[p] : "normal"; }
+const char *lr_type_name(lr_msg_type t)
+{
+    return (unsigned)t < LR_TYPE_COUNT ? type_names[t] : "text";
+}
+
+int lr_pri_parse(lr_str s)
+{
+    for (int i = 0; i < LR_PRI_COUNT; i++)
+        if (lr_str_eq_c(s, pri_names[i])) return i;
+    return -1;
+}
+
+int lr_type_parse(lr_str s)
+{
+    for (int i = 0; i < LR_TYPE_COUNT; i++)
+        if (lr_str_eq_c(s, type_names[i])) return i;
+    return -1;
+}
+
+bool lr_id_valid(lr_str s, size_t max)
+{
+    if (s.len == 0 || s.len > max) return false;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c < 0x21 || c > 0x7e) return false;
+    }
+    return true;
+}
