@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# run.sh: build liveroomd (Release) and run it in the foreground. Arguments
+# are passed to liveroomd; without any it listens on 7070 (clients) and 7071
+# (admin) and keeps its data in ./liveroom-data.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+"$root/tools/setup.sh"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j2 >/dev/null
+if [ "$#" -eq 0 ]; then
+    set -- --port 7070 --admin-port 7071 --data-dir ./liveroom-data
+fi
+exec build/liveroomd "$@"
