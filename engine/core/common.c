@@ -12,7 +12,8 @@ int lr_buf_reserve(lr_buf *b, size_t extra)
     if (b->cap - b->len >= extra) return LR_OK;
     size_t need = b->len + extra;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     uint8_t *p = realloc(b->p, cap);
     if (!p) return LR_ENOMEM;
     b->p = p;
@@ -38,7 +39,10 @@ void lr_buf_free(lr_buf *b)
 static const char *const pri_names[LR_PRI_COUNT] = {"high", "normal", "low", "lowest"};
 static const char *const type_names[LR_TYPE_COUNT] = {"text", "custom", "like", "gift"};
 
-const char *lr_pri_name(lr_pri p) { return (unsigned)p < LR_PRI_COUNT ? pri_names[p] : "normal"; }
+const char *lr_pri_name(lr_pri p)
+{
+    return (unsigned)p < LR_PRI_COUNT ? pri_names[p] : "normal";
+}
 const char *lr_type_name(lr_msg_type t)
 {
     return (unsigned)t < LR_TYPE_COUNT ? type_names[t] : "text";

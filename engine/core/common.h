@@ -40,7 +40,10 @@ typedef struct lr_str {
 } lr_str;
 
 #define LR_STR_LIT(s) ((lr_str){(s), sizeof(s) - 1})
-static inline lr_str lr_str_c(const char *s) { return (lr_str){s, s ? strlen(s) : 0}; }
+static inline lr_str lr_str_c(const char *s)
+{
+    return (lr_str){s, s ? strlen(s) : 0};
+}
 static inline bool lr_str_eq(lr_str a, lr_str b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
@@ -60,7 +63,10 @@ typedef struct lr_buf {
 int lr_buf_reserve(lr_buf *b, size_t extra); /* 0 or LR_ENOMEM */
 int lr_buf_append(lr_buf *b, const void *data, size_t len);
 void lr_buf_free(lr_buf *b);
-static inline void lr_buf_reset(lr_buf *b) { b->len = 0; }
+static inline void lr_buf_reset(lr_buf *b)
+{
+    b->len = 0;
+}
 
 /* Wire formats a push may be encoded in. */
 typedef enum lr_fmt {

@@ -42,21 +42,21 @@ enum {
     LR_WS_CLOSE_TRY_LATER = 1013,
 };
 
-#define LR_MAX_BODY (12 * 1024)       /* message body, bytes: 10018 above */
-#define LR_MAX_ROOM_ID 48             /* bytes; printable ASCII, no space */
-#define LR_MAX_USER_ID 32             /* bytes; printable ASCII, no space */
-#define LR_MAX_NICK 64                /* bytes of UTF-8 */
-#define LR_MAX_AVATAR 256             /* bytes */
-#define LR_MAX_SIG 2048               /* bytes of a UserSig or JWT */
-#define LR_MAX_HTTP_HEAD 8192         /* request line + headers, bytes */
-#define LR_MAX_HTTP_HEADERS 32        /* header lines */
-#define LR_MAX_WS_MESSAGE (64 * 1024) /* client message after reassembly: 1009 */
-#define LR_MAX_ROOMS_PER_CONN 8       /* default max_rooms_per_conn */
-#define LR_MAX_ROOMS_PER_CONN_CAP 64  /* ceiling of that setting */
-#define LR_MAX_HISTORY 50             /* history messages per room */
-#define LR_MAX_MEMBERS_LIST 1000      /* latest online members kept visible */
-#define LR_BAD_FRAMES_MAX 10          /* bad frames allowed ... */
-#define LR_BAD_FRAMES_WINDOW_MS 10000 /* ... within this window, then 1002 */
+#define LR_MAX_BODY (12 * 1024)           /* message body, bytes: 10018 above */
+#define LR_MAX_ROOM_ID 48                 /* bytes; printable ASCII, no space */
+#define LR_MAX_USER_ID 32                 /* bytes; printable ASCII, no space */
+#define LR_MAX_NICK 64                    /* bytes of UTF-8 */
+#define LR_MAX_AVATAR 256                 /* bytes */
+#define LR_MAX_SIG 2048                   /* bytes of a UserSig or JWT */
+#define LR_MAX_HTTP_HEAD 8192             /* request line + headers, bytes */
+#define LR_MAX_HTTP_HEADERS 32            /* header lines */
+#define LR_MAX_WS_MESSAGE (64 * 1024)     /* client message after reassembly: 1009 */
+#define LR_MAX_ROOMS_PER_CONN 8           /* default max_rooms_per_conn */
+#define LR_MAX_ROOMS_PER_CONN_CAP 64      /* ceiling of that setting */
+#define LR_MAX_HISTORY 50                 /* history messages per room */
+#define LR_MAX_MEMBERS_LIST 1000          /* latest online members kept visible */
+#define LR_BAD_FRAMES_MAX 10              /* bad frames allowed ... */
+#define LR_BAD_FRAMES_WINDOW_MS 10000     /* ... within this window, then 1002 */
 #define LR_MAX_REQ_ID 9007199254740992ULL /* 2^53 */
 
 #endif

@@ -1,0 +1,308 @@
+/*
+ * engine.c: assembles an engine: loads the secret, opens the store, reads
+ * the rooms it holds, creates the listeners (one SO_REUSEPORT socket per
+ * shard and port, so the kernel spreads connections), starts the shard
+ * threads and waits until each accepts; then drains and tears everything
+ * down in the reverse order. The only place that sees every shard; it never
+ * runs on the message path.
+ */
+#include "core/engine.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth/sig.h"
+#include "core/log.h"
+#include "net/conn.h"
+#include "room/room.h"
+
+static int listen_socket(const char *addr, uint16_t port, char *err, size_t errcap)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        snprintf(err, errcap, "bad listen address '%s'", addr);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errcap, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 4096) != 0) {
+        snprintf(err, errcap, "listen on %s:%u: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0) return 0;
+    return ntohs(sa.sin_port);
+}
+
+static void boot_room_cb(void *ctx, const lr_room_rec *rec)
+{
+    lr_engine *e = ctx;
+    if (e->nboot_rooms == e->boot_cap) {
+        size_t cap = e->boot_cap ? e->boot_cap * 2 : 64;
+        lr_room_rec *p = realloc(e->boot_rooms, cap * sizeof(*p));
+        if (!p) return;
+        e->boot_rooms = p;
+        e->boot_cap = cap;
+    }
+    e->boot_rooms[e->nboot_rooms++] = *rec;
+}
+
+lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
+{
+    lr_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    e->cfg = *cfg;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cond, NULL);
+    lr_log_set_level(cfg->log_level);
+    if (cfg->secret[0]) {
+        snprintf(e->secret, sizeof(e->secret), "%s", cfg->secret);
+        e->secret_len = strlen(e->secret);
+    } else {
+        int n = lr_secret_load_or_create(cfg->data_dir, e->secret, sizeof(e->secret));
+        if (n <= 0) {
+            snprintf(err, errcap, "cannot load or create the secret in %s", cfg->data_dir);
+            goto fail;
+        }
+        e->secret_len = (size_t)n;
+    }
+    e->store = lr_store_open_sqlite(cfg->data_dir, err, errcap);
+    if (!e->store) goto fail;
+    if (lr_store_room_each(e->store, boot_room_cb, e) != 0) {
+        snprintf(err, errcap, "cannot read rooms from the store");
+        goto fail;
+    }
+    e->nshards = cfg->shards ? cfg->shards : 1;
+    e->shards = calloc(e->nshards, sizeof(lr_shard));
+    if (!e->shards) {
+        snprintf(err, errcap, "out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < e->nshards; i++) {
+        lr_shard *sh = &e->shards[i];
+        sh->id = i;
+        sh->eng = e;
+        sh->cfg = &e->cfg;
+        sh->ring_fd = -1;
+        sh->event_fd = -1;
+        sh->listeners[0].fd = sh->listeners[1].fd = -1;
+        sh->nfiles = cfg->files_per_shard;
+        sh->nbufs = 1;
+        while (sh->nbufs < cfg->recv_buffers)
+            sh->nbufs <<= 1;
+        sh->buf_size = cfg->recv_buffer_size;
+        sh->rng = (uint64_t)lr_clock_us() * 2654435761u + i + 1;
+        sh->conns = calloc(sh->nfiles, sizeof(lr_conn *));
+        sh->in = calloc(e->nshards, sizeof(lr_spsc *));
+        sh->out = calloc(e->nshards, sizeof(lr_spsc *));
+        sh->backlog_head = calloc(e->nshards, sizeof(lr_imsg *));
+        sh->backlog_tail = calloc(e->nshards, sizeof(lr_imsg *));
+        sh->wake = calloc(e->nshards, 1);
+        if (!sh->conns || !sh->in || !sh->out || !sh->backlog_head || !sh->backlog_tail ||
+            !sh->wake || lr_map_init(&sh->rooms, 64) || lr_map_init(&sh->lrooms, 64) ||
+            lr_map_init(&sh->users, 64)) {
+            snprintf(err, errcap, "out of memory");
+            goto fail;
+        }
+        lr_dlist_init(&sh->idle_list);
+        lr_dlist_init(&sh->ping_list);
+        lr_dlist_init(&sh->send_list);
+        lr_timers_init(&sh->timers);
+        sh->event_fd = eventfd(0, EFD_CLOEXEC);
+        if (sh->event_fd < 0) {
+            snprintf(err, errcap, "eventfd: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    for (uint32_t i = 0; i < e->nshards; i++)
+        for (uint32_t j = 0; j < e->nshards; j++) {
+            if (i == j) continue;
+            lr_spsc *r = lr_spsc_new(16384);
+            if (!r) {
+                snprintf(err, errcap, "out of memory");
+                goto fail;
+            }
+            e->shards[i].out[j] = r;
+            e->shards[j].in[i] = r;
+        }
+    /* rooms read from the store go to their home shards before any thread runs */
+    for (size_t k = 0; k < e->nboot_rooms; k++) {
+        const lr_room_rec *rec = &e->boot_rooms[k];
+        lr_shard *sh = &e->shards[lr_shard_of(e, rec->id, strlen(rec->id))];
+        sh->now_ms = lr_clock_ms();
+        if (lr_room_boot(sh, rec) != 0) {
+            snprintf(err, errcap, "out of memory loading rooms");
+            goto fail;
+        }
+    }
+    free(e->boot_rooms);
+    e->boot_rooms = NULL;
+    return e;
+fail:
+    lr_engine_destroy(e);
+    return NULL;
+}
+
+void lr_engine_shard_ready(lr_engine *e, const char *err)
+{
+    pthread_mutex_lock(&e->mu);
+    if (err && !e->start_err[0]) snprintf(e->start_err, sizeof(e->start_err), "%s", err);
+    atomic_fetch_add(&e->ready, 1);
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->mu);
+}
+
+int lr_engine_start(lr_engine *e, char *err, size_t errcap)
+{
+    const lr_config *cfg = &e->cfg;
+    uint16_t ports[2] = {cfg->port, cfg->tcp_port};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && cfg->tcp_port == 0) continue;
+        uint16_t port = ports[k];
+        for (uint32_t i = 0; i < e->nshards; i++) {
+            int fd = listen_socket(cfg->bind, port, err, errcap);
+            if (fd < 0) return -1;
+            if (port == 0) port = bound_port(fd); /* the other shards share it */
+            e->shards[i].listeners[k] =
+                (lr_listener){.fd = fd, .kind = (uint8_t)k, .sh = &e->shards[i]};
+        }
+        if (k == 0)
+            e->port = port;
+        else
+            e->tcp_port = port;
+    }
+    for (uint32_t i = 0; i < e->nshards; i++) {
+        if (pthread_create(&e->shards[i].thread, NULL, lr_shard_main, &e->shards[i]) != 0) {
+            snprintf(err, errcap, "cannot start shard thread %u", i);
+            atomic_store(&e->stop, true);
+            return -1;
+        }
+        e->started = true;
+    }
+    pthread_mutex_lock(&e->mu);
+    while (atomic_load(&e->ready) < e->nshards)
+        pthread_cond_wait(&e->cond, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+    if (e->start_err[0]) {
+        snprintf(err, errcap, "%s", e->start_err);
+        lr_engine_stop(e);
+        return -1;
+    }
+    return 0;
+}
+
+void lr_engine_stop(lr_engine *e)
+{
+    atomic_store(&e->stop, true);
+    uint64_t one = 1;
+    for (uint32_t i = 0; i < e->nshards; i++)
+        if (e->shards[i].event_fd >= 0) {
+            ssize_t w = write(e->shards[i].event_fd, &one, sizeof(one));
+            (void)w;
+        }
+}
+
+void lr_engine_wait(lr_engine *e)
+{
+    if (!e->started) return;
+    for (uint32_t i = 0; i < e->nshards; i++)
+        if (e->shards[i].thread) pthread_join(e->shards[i].thread, NULL);
+    e->started = false;
+    if (e->store) lr_store_sync(e->store);
+}
+
+uint16_t lr_engine_port(const lr_engine *e)
+{
+    return e->port;
+}
+uint16_t lr_engine_tcp_port(const lr_engine *e)
+{
+    return e->tcp_port;
+}
+
+void lr_engine_destroy(lr_engine *e)
+{
+    if (!e) return;
+    if (e->started) {
+        lr_engine_stop(e);
+        lr_engine_wait(e);
+    }
+    for (uint32_t i = 0; e->shards && i < e->nshards; i++) {
+        lr_shard *sh = &e->shards[i];
+        /* the ring first: after this no operation can touch a connection */
+        if (sh->ring_fd >= 0) io_uring_queue_exit(&sh->ring);
+        for (int k = 0; k < 2; k++)
+            if (sh->listeners[k].fd >= 0) close(sh->listeners[k].fd);
+        if (sh->conns) lr_conn_free_all(sh);
+        if (sh->bufs) munmap(sh->bufs, (size_t)sh->nbufs * sh->buf_size);
+        if (sh->br) munmap(sh->br, sh->nbufs * sizeof(struct io_uring_buf));
+        if (sh->event_fd >= 0) close(sh->event_fd);
+    }
+    for (uint32_t i = 0; e->shards && i < e->nshards; i++) {
+        lr_shard *sh = &e->shards[i];
+        /* messages still in flight between shards */
+        for (uint32_t j = 0; sh->in && j < e->nshards; j++) {
+            lr_imsg *m;
+            if (sh->in[j])
+                while ((m = lr_spsc_pop(sh->in[j])))
+                    lr_imsg_discard(m);
+            for (m = sh->backlog_head ? sh->backlog_head[j] : NULL; m;) {
+                lr_imsg *next = m->next;
+                lr_imsg_discard(m);
+                m = next;
+            }
+        }
+        for (lr_imsg *m = sh->self_head; m;) {
+            lr_imsg *next = m->next;
+            lr_imsg_discard(m);
+            m = next;
+        }
+    }
+    for (uint32_t i = 0; e->shards && i < e->nshards; i++) {
+        lr_shard *sh = &e->shards[i];
+        if (sh->rooms.b) lr_room_free_all(sh);
+        if (sh->lrooms.b) lr_fanout_free_all(sh);
+        if (sh->users.b) lr_user_free_all(sh);
+        for (uint32_t j = 0; sh->out && j < e->nshards; j++)
+            lr_spsc_free(sh->out[j]);
+        free(sh->in);
+        free(sh->out);
+        free(sh->backlog_head);
+        free(sh->backlog_tail);
+        free(sh->wake);
+        free(sh->conns);
+        lr_timers_free(&sh->timers);
+        lr_buf_free(&sh->scratch);
+        lr_buf_free(&sh->scratch2);
+    }
+    free(e->shards);
+    if (e->store) lr_store_close(e->store);
+    free(e->boot_rooms);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->cond);
+    free(e);
+}

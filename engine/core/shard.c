@@ -1,0 +1,332 @@
+/*
+ * shard.c: the shard thread and its io_uring loop. One turn: wait for a
+ * completion or the next timer, handle every completion (accepts, receives,
+ * sends, wake-ups), drain the rings from the other shards, run due timers,
+ * flush the room replicas that have new frames, then build ONE send per
+ * dirty connection and submit everything with one io_uring_enter. Never
+ * blocks anywhere but in that wait; never touches another shard's memory
+ * except through the SPSC rings and IORING_OP_MSG_RING.
+ */
+#include "core/shard.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/engine.h"
+#include "core/log.h"
+#include "net/conn.h"
+#include "room/room.h"
+
+#define LR_SQ_ENTRIES 4096
+#define LR_CQ_ENTRIES 32768
+#define LR_ADAPT_MS 100
+
+struct io_uring_sqe *lr_shard_sqe(lr_shard *sh)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
+    while (!sqe) {
+        io_uring_submit(&sh->ring);
+        sqe = io_uring_get_sqe(&sh->ring);
+    }
+    return sqe;
+}
+
+static void dispatch(lr_shard *sh, lr_imsg *m)
+{
+    if (m->type < LR_IMSG_MAX && lr_imsg_handlers[m->type])
+        lr_imsg_handlers[m->type](sh, m);
+    else {
+        LR_ERROR("event=bad_imsg shard=%u type=%u", sh->id, m->type);
+        free(m);
+    }
+}
+
+void lr_shard_post(lr_shard *sh, uint32_t dst, lr_imsg *m)
+{
+    m->from = (uint16_t)sh->id;
+    m->next = NULL;
+    if (dst == sh->id) {
+        /* deferred to the end of the current handler, never re-entrant */
+        if (sh->self_tail)
+            sh->self_tail->next = m;
+        else
+            sh->self_head = m;
+        sh->self_tail = m;
+        return;
+    }
+    if (sh->backlog_head[dst] || !lr_spsc_push(sh->out[dst], m)) {
+        if (sh->backlog_tail[dst])
+            sh->backlog_tail[dst]->next = m;
+        else
+            sh->backlog_head[dst] = m;
+        sh->backlog_tail[dst] = m;
+    }
+    sh->wake[dst] = 1;
+}
+
+static void retry_backlogs_and_wake(lr_shard *sh)
+{
+    lr_engine *e = sh->eng;
+    for (uint32_t j = 0; j < e->nshards; j++) {
+        while (sh->backlog_head[j] && lr_spsc_push(sh->out[j], sh->backlog_head[j])) {
+            sh->backlog_head[j] = sh->backlog_head[j]->next;
+            if (!sh->backlog_head[j]) sh->backlog_tail[j] = NULL;
+            sh->wake[j] = 1;
+        }
+        if (!sh->wake[j]) continue;
+        sh->wake[j] = 0;
+        struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+        io_uring_prep_msg_ring(sqe, e->shards[j].ring_fd, 0, LR_UD(NULL, LR_UD_WAKE), 0);
+        /* the sender wants no completion for its own MSG_RING */
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+    }
+}
+
+static void drain_self(lr_shard *sh)
+{
+    while (sh->self_head) {
+        lr_imsg *m = sh->self_head;
+        sh->self_head = m->next;
+        if (!sh->self_head) sh->self_tail = NULL;
+        dispatch(sh, m);
+    }
+}
+
+static void drain_rings(lr_shard *sh)
+{
+    lr_engine *e = sh->eng;
+    drain_self(sh);
+    for (uint32_t i = 0; i < e->nshards; i++) {
+        if (i == sh->id) continue;
+        lr_imsg *m;
+        /* bounded per turn so one busy peer cannot starve the loop */
+        for (int k = 0; k < 4096 && (m = lr_spsc_pop(sh->in[i])); k++) {
+            dispatch(sh, m);
+            drain_self(sh);
+        }
+    }
+}
+
+static void arm_accept(lr_shard *sh, lr_listener *l)
+{
+    struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+    io_uring_prep_multishot_accept_direct(sqe, l->fd, NULL, NULL, 0);
+    sqe->user_data = LR_UD(l, LR_UD_ACCEPT);
+    l->armed = true;
+}
+
+static void arm_event(lr_shard *sh)
+{
+    struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+    io_uring_prep_read(sqe, sh->event_fd, &sh->event_buf, sizeof(sh->event_buf), 0);
+    sqe->user_data = LR_UD(NULL, LR_UD_EVENT);
+}
+
+static void begin_stop(lr_shard *sh)
+{
+    if (sh->stopping) return;
+    sh->stopping = true;
+    sh->stop_deadline = sh->now_ms + 4000;
+    for (int k = 0; k < 2; k++) {
+        lr_listener *l = &sh->listeners[k];
+        if (l->fd < 0) continue;
+        struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+        io_uring_prep_cancel64(sqe, LR_UD(l, LR_UD_ACCEPT), 0);
+        sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+    }
+    lr_conn_drain_all(sh);
+}
+
+static void on_accept(lr_shard *sh, lr_listener *l, struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE)) l->armed = false;
+    if (cqe->res >= 0) {
+        if (sh->stopping) {
+            struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+            io_uring_prep_close_direct(sqe, (unsigned)cqe->res);
+            sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+        } else {
+            lr_conn_accept(sh, (uint32_t)cqe->res, l->kind == 0 ? LR_PROTO_HTTP : LR_PROTO_TCP);
+        }
+    } else if (cqe->res != -ECANCELED) {
+        LR_WARN("event=accept_error shard=%u err=%d", sh->id, -cqe->res);
+    }
+    if (!l->armed && !sh->stopping) arm_accept(sh, l);
+}
+
+static void handle_cqe(lr_shard *sh, struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    void *p = LR_UD_PTR(ud);
+    switch (LR_UD_TAG(ud)) {
+    case LR_UD_RECV:
+        lr_conn_on_recv(sh, p, cqe);
+        break;
+    case LR_UD_SEND:
+        lr_conn_on_send(sh, p, cqe->res);
+        break;
+    case LR_UD_ACCEPT:
+        on_accept(sh, p, cqe);
+        break;
+    case LR_UD_EVENT:
+        if (atomic_load(&sh->eng->stop)) begin_stop(sh);
+        if (!sh->stopped) arm_event(sh);
+        break;
+    default: /* LR_UD_WAKE and ignored completions: rings are drained each turn */
+        break;
+    }
+}
+
+static void sweep_cb(void *owner, lr_timer *t)
+{
+    lr_shard *sh = owner;
+    lr_conn_sweep(sh);
+    lr_fanout_sweep(sh);
+    lr_timer_arm(&sh->timers, t, sh->now_ms + 1000);
+}
+
+/*
+ * The batching controller: a shard that spent more than half of the last
+ * interval working doubles the delay it may hold a room's frames (up to
+ * fanout_max_delay_ms) so that each send carries more frames; a shard that
+ * is mostly idle halves it, so a quiet room goes out at once.
+ */
+static void adapt_cb(void *owner, lr_timer *t)
+{
+    lr_shard *sh = owner;
+    uint64_t now_us = lr_clock_us();
+    uint64_t span = now_us - sh->busy_window_start_us;
+    if (span > 0) {
+        double busy = (double)sh->busy_us / (double)span;
+        uint32_t d = sh->batch_delay_ms, max = sh->cfg->fanout_max_delay_ms;
+        if (busy > 0.5)
+            d = d ? d * 2 : 2;
+        else if (busy < 0.25)
+            d /= 2;
+        sh->batch_delay_ms = d > max ? max : d;
+    }
+    sh->busy_us = 0;
+    sh->busy_window_start_us = now_us;
+    lr_timer_arm(&sh->timers, t, sh->now_ms + LR_ADAPT_MS);
+}
+
+static int setup_ring(lr_shard *sh, char *err, size_t errcap)
+{
+    struct io_uring_params p = {0};
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+              IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = LR_CQ_ENTRIES;
+    int rc = io_uring_queue_init_params(LR_SQ_ENTRIES, &sh->ring, &p);
+    if (rc < 0) {
+        snprintf(err, errcap, "io_uring_queue_init: %s", strerror(-rc));
+        return -1;
+    }
+    sh->ring_fd = sh->ring.ring_fd;
+    rc = io_uring_register_files_sparse(&sh->ring, sh->nfiles);
+    if (rc < 0) {
+        snprintf(err, errcap, "register %u files: %s", sh->nfiles, strerror(-rc));
+        return -1;
+    }
+    /* provided buffer ring, group 0 */
+    size_t ring_bytes = sh->nbufs * sizeof(struct io_uring_buf);
+    void *br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (br == MAP_FAILED) {
+        snprintf(err, errcap, "mmap buffer ring: %s", strerror(errno));
+        return -1;
+    }
+    sh->br = br;
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uintptr_t)br, .ring_entries = sh->nbufs, .bgid = 0};
+    rc = io_uring_register_buf_ring(&sh->ring, &reg, 0);
+    if (rc < 0) {
+        snprintf(err, errcap, "register buffer ring: %s", strerror(-rc));
+        return -1;
+    }
+    sh->bufs = mmap(NULL, (size_t)sh->nbufs * sh->buf_size, PROT_READ | PROT_WRITE,
+                    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (sh->bufs == MAP_FAILED) {
+        sh->bufs = NULL;
+        snprintf(err, errcap, "mmap buffers: %s", strerror(errno));
+        return -1;
+    }
+    io_uring_buf_ring_init(sh->br);
+    for (uint32_t i = 0; i < sh->nbufs; i++)
+        io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)i * sh->buf_size, sh->buf_size,
+                              (unsigned short)i, io_uring_buf_ring_mask(sh->nbufs), (int)i);
+    io_uring_buf_ring_advance(sh->br, (int)sh->nbufs);
+    return 0;
+}
+
+void *lr_shard_main(void *arg)
+{
+    lr_shard *sh = arg;
+    lr_engine *e = sh->eng;
+    char err[256];
+    if (setup_ring(sh, err, sizeof(err)) != 0) {
+        lr_engine_shard_ready(e, err);
+        return NULL;
+    }
+    sh->now_ms = lr_clock_ms();
+    for (int k = 0; k < 2; k++)
+        if (sh->listeners[k].fd >= 0) arm_accept(sh, &sh->listeners[k]);
+    arm_event(sh);
+    sh->sweep_timer.cb = sweep_cb;
+    lr_timer_arm(&sh->timers, &sh->sweep_timer, sh->now_ms + 1000);
+    sh->adapt_timer.cb = adapt_cb;
+    lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_ADAPT_MS);
+    sh->busy_window_start_us = lr_clock_us();
+    io_uring_submit(&sh->ring);
+    lr_engine_shard_ready(e, NULL);
+
+    while (!sh->stopped) {
+        uint64_t next = lr_timers_next(&sh->timers);
+        bool pending = sh->dirty_head || sh->flush_head || sh->self_head || sh->reap_head;
+        for (uint32_t j = 0; j < e->nshards && !pending; j++)
+            pending = sh->backlog_head[j];
+        struct __kernel_timespec ts = {0}, *tsp = &ts;
+        if (!pending) {
+            uint64_t now = lr_clock_ms();
+            uint64_t wait = next == UINT64_MAX ? 1000 : (next > now ? next - now : 0);
+            ts.tv_sec = (long long)(wait / 1000);
+            ts.tv_nsec = (long long)(wait % 1000) * 1000000;
+        }
+        struct io_uring_cqe *cqe;
+        uint64_t t_wait = lr_clock_us();
+        int rc = io_uring_submit_and_wait_timeout(&sh->ring, &cqe, pending ? 0 : 1, tsp, NULL);
+        uint64_t t0 = lr_clock_us();
+        (void)t_wait;
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+            LR_WARN("event=uring_wait shard=%u err=%d", sh->id, -rc);
+        sh->now_ms = t0 / 1000;
+        atomic_fetch_add_explicit(&sh->st.turns, 1, memory_order_relaxed);
+
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&sh->ring, head, cqe)
+        {
+            handle_cqe(sh, cqe);
+            n++;
+        }
+        io_uring_cq_advance(&sh->ring, n);
+
+        drain_rings(sh);
+        lr_timers_run(&sh->timers, sh->now_ms, sh);
+        drain_self(sh);
+        lr_fanout_flush(sh);
+        lr_conn_flush_dirty(sh);
+        retry_backlogs_and_wake(sh);
+
+        /* connections still open at the deadline are freed after the ring
+         * is torn down (lr_engine_destroy), when no operation can touch them */
+        if (sh->stopping && (sh->nconns == 0 || sh->now_ms >= sh->stop_deadline))
+            sh->stopped = true;
+        sh->busy_us += lr_clock_us() - t0;
+    }
+    io_uring_submit(&sh->ring);
+    atomic_fetch_add(&e->exited, 1);
+    return NULL;
+}

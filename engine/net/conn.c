@@ -1,0 +1,572 @@
+/*
+ * conn.c: the life of a client connection on its shard: accept into a
+ * fixed-file slot, multishot receive into the shard's provided buffers,
+ * framing (HTTP upgrade, WebSocket, length-prefixed TCP), the one send in
+ * flight, polite and abrupt closes, and the ping/idle/slow-consumer sweeps.
+ * An idle connection owns no buffer: input bytes are copied out of the
+ * provided buffer only when a frame is incomplete, and the send buffer is
+ * freed when a send completes. Never blocks; never frees a connection while
+ * the kernel may still complete an operation on it (it is reaped at the end
+ * of the turn once its receive and send have both ended).
+ */
+#include "net/conn.h"
+
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "core/engine.h"
+#include "core/log.h"
+#include "net/upgrade.h"
+#include "proto/codec.h"
+#include "proto/session.h"
+#include "room/room.h"
+
+#define LR_PEND_MAX (1u << 20)  /* replies a client leaves unread: then it is closed */
+#define LR_CLOSE_LINGER_MS 2000 /* wait this long for the peer after our close frame */
+
+static void arm_recv(lr_shard *sh, lr_conn *c)
+{
+    struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+    io_uring_prep_recv_multishot(sqe, (int)c->slot, NULL, 0, 0);
+    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 0;
+    sqe->user_data = LR_UD(c, LR_UD_RECV);
+    c->flags |= LR_CF_RECV;
+}
+
+void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto)
+{
+    lr_engine *e = sh->eng;
+    lr_conn *c = calloc(1, sizeof(*c));
+    if (!c || slot >= sh->nfiles) {
+        free(c);
+        struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+        io_uring_prep_close_direct(sqe, slot);
+        sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+        return;
+    }
+    c->slot = slot;
+    c->gen = ++sh->next_gen ? sh->next_gen : ++sh->next_gen;
+    c->proto = proto;
+    c->fmt = proto == LR_PROTO_TCP ? LR_FMT_TCP : LR_FMT_JSON;
+    c->last_rx_ms = sh->now_ms;
+    c->login_ms = sh->now_ms;
+    sh->conns[slot] = c;
+    sh->nconns++;
+    atomic_fetch_add_explicit(&sh->st.accepts, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sh->st.conns, 1, memory_order_relaxed);
+    lr_dlist_push_tail(&sh->idle_list, &c->idle_node);
+    uint32_t total = atomic_fetch_add_explicit(&e->nconns, 1, memory_order_relaxed) + 1;
+    arm_recv(sh, c);
+    if (total > sh->cfg->max_conns) {
+        /* a clear error instead of a silent reset */
+        if (proto == LR_PROTO_HTTP) {
+            static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                                       "text/plain\r\nContent-Length: 21\r\nConnection: "
+                                       "close\r\n\r\ntoo many connections\n";
+            lr_buf_append(&c->pend, resp, sizeof(resp) - 1);
+        }
+        lr_conn_close(sh, c, LR_WS_CLOSE_TRY_LATER, LR_WS_CLOSE_TRY_LATER, "too many connections");
+    }
+}
+
+lr_conn *lr_conn_get(lr_shard *sh, lr_conn_ref ref)
+{
+    if (ref.shard != sh->id || ref.slot >= sh->nfiles) return NULL;
+    lr_conn *c = sh->conns[ref.slot];
+    if (!c || c->gen != ref.gen || (c->flags & LR_CF_CLOSING)) return NULL;
+    return c;
+}
+
+void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c)
+{
+    if (c->flags & (LR_CF_DIRTY | LR_CF_DEAD)) return;
+    c->flags |= LR_CF_DIRTY;
+    c->dirty_next = sh->dirty_head;
+    sh->dirty_head = c;
+}
+
+static void maybe_reap(lr_shard *sh, lr_conn *c)
+{
+    if (!(c->flags & LR_CF_DEAD) || (c->flags & (LR_CF_RECV | LR_CF_SEND))) return;
+    if (c->flags & LR_CF_DIRTY) return; /* already queued */
+    c->flags |= LR_CF_DIRTY;
+    c->dirty_next = sh->reap_head;
+    sh->reap_head = c;
+}
+
+static void conn_free(lr_conn *c)
+{
+    lr_buf_free(&c->rx);
+    lr_buf_free(&c->out);
+    lr_buf_free(&c->pend);
+    lr_ws_parser_free(&c->wsp);
+    free(c->user);
+    free(c->nick);
+    free(c->avatar);
+    free(c);
+}
+
+static void reap(lr_shard *sh)
+{
+    while (sh->reap_head) {
+        lr_conn *c = sh->reap_head;
+        sh->reap_head = c->dirty_next;
+        struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+        io_uring_prep_close_direct(sqe, c->slot);
+        sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+        sh->conns[c->slot] = NULL;
+        sh->nconns--;
+        atomic_fetch_sub_explicit(&sh->eng->nconns, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&sh->st.conns, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sh->st.closes, 1, memory_order_relaxed);
+        conn_free(c);
+    }
+}
+
+/* Leave rooms and log out: from now on nobody delivers to c. */
+static void detach(lr_shard *sh, lr_conn *c)
+{
+    if (c->flags & LR_CF_CLOSING) return;
+    c->flags |= LR_CF_CLOSING;
+    lr_dlist_remove(&c->idle_node); /* no pings or idle closes any more */
+    lr_fanout_detach(sh, c);
+    lr_session_on_close(sh, c);
+}
+
+void lr_conn_abort(lr_shard *sh, lr_conn *c)
+{
+    if (c->flags & LR_CF_DEAD) return;
+    detach(sh, c);
+    c->flags |= LR_CF_DEAD;
+    lr_dlist_remove(&c->idle_node);
+    lr_dlist_remove(&c->send_node);
+    if (c->flags & (LR_CF_RECV | LR_CF_SEND)) {
+        struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+        io_uring_prep_cancel_fd(sqe, (int)c->slot,
+                                IORING_ASYNC_CANCEL_FD_FIXED | IORING_ASYNC_CANCEL_ALL);
+        sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+    }
+    maybe_reap(sh, c);
+}
+
+static void append_ws_control(lr_conn *c, int opcode, const uint8_t *payload, size_t len)
+{
+    uint8_t hdr[LR_WS_MAX_HEADER];
+    size_t h = lr_ws_header_encode(hdr, opcode, len);
+    lr_buf_append(&c->pend, hdr, h);
+    lr_buf_append(&c->pend, payload, len);
+}
+
+void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, const char *msg)
+{
+    if (c->flags & (LR_CF_CLOSING | LR_CF_DEAD)) return;
+    detach(sh, c);
+    if (msg && c->proto != LR_PROTO_HTTP) {
+        size_t off = lr_conn_reply_begin(c);
+        lr_enc e;
+        lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+        lr_enc_map(&e, 3);
+        lr_enc_key(&e, "op");
+        lr_enc_cstr(&e, "bye");
+        lr_enc_key(&e, "code");
+        lr_enc_i64(&e, bye_code);
+        lr_enc_key(&e, "msg");
+        lr_enc_cstr(&e, msg);
+        lr_enc_map_end(&e);
+        lr_enc_finish(&e);
+        lr_conn_reply_end(sh, c, off);
+    }
+    if (c->proto == LR_PROTO_WS) {
+        uint8_t payload[125];
+        size_t n = lr_ws_close_payload(payload, ws_code, msg ? msg : "");
+        append_ws_control(c, LR_WS_OP_CLOSE, payload, n);
+    }
+    c->flags |= LR_CF_FLUSH_CLOSE;
+    c->send_since_ms = sh->now_ms;
+    lr_dlist_move_tail(&sh->send_list, &c->send_node);
+    lr_conn_mark_dirty(sh, c);
+}
+
+size_t lr_conn_reply_begin(lr_conn *c)
+{
+    return lr_frame_begin(&c->pend);
+}
+
+void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off)
+{
+    size_t start = lr_frame_end(&c->pend, off, (lr_fmt)c->fmt);
+    if (start > off) {
+        memmove(c->pend.p + off, c->pend.p + start, c->pend.len - start);
+        c->pend.len -= start - off;
+    }
+    if (c->pend.len > LR_PEND_MAX) {
+        LR_INFO("event=close reason=replies_unread shard=%u slot=%u", sh->id, c->slot);
+        lr_conn_abort(sh, c);
+        return;
+    }
+    lr_conn_mark_dirty(sh, c);
+}
+
+void lr_conn_reply_raw(lr_shard *sh, lr_conn *c, const void *p, size_t len)
+{
+    lr_buf_append(&c->pend, p, len);
+    lr_conn_mark_dirty(sh, c);
+}
+
+void lr_conn_reply_err(lr_shard *sh, lr_conn *c, uint64_t id, int code, const char *msg)
+{
+    size_t off = lr_conn_reply_begin(c);
+    lr_enc e;
+    lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+    lr_enc_map(&e, 4);
+    lr_enc_key(&e, "op");
+    lr_enc_cstr(&e, "err");
+    lr_enc_key(&e, "id");
+    lr_enc_u64(&e, id);
+    lr_enc_key(&e, "code");
+    lr_enc_i64(&e, code);
+    lr_enc_key(&e, "msg");
+    lr_enc_cstr(&e, msg);
+    lr_enc_map_end(&e);
+    lr_enc_finish(&e);
+    lr_conn_reply_end(sh, c, off);
+}
+
+void lr_conn_reply_ok(lr_shard *sh, lr_conn *c, uint64_t id)
+{
+    size_t off = lr_conn_reply_begin(c);
+    lr_enc e;
+    lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+    lr_enc_map(&e, 2);
+    lr_enc_key(&e, "op");
+    lr_enc_cstr(&e, "ok");
+    lr_enc_key(&e, "id");
+    lr_enc_u64(&e, id);
+    lr_enc_map_end(&e);
+    lr_enc_finish(&e);
+    lr_conn_reply_end(sh, c, off);
+}
+
+/* ---- input ---- */
+
+static void bad_frame(lr_shard *sh, lr_conn *c)
+{
+    atomic_fetch_add_explicit(&sh->st.bad_frames, 1, memory_order_relaxed);
+    uint32_t now_s = (uint32_t)(sh->now_ms / 1000);
+    if (now_s - c->bad_since_s >= LR_BAD_FRAMES_WINDOW_MS / 1000) {
+        c->bad_since_s = now_s;
+        c->bad_frames = 0;
+    }
+    if (++c->bad_frames > LR_BAD_FRAMES_MAX) {
+        lr_conn_close(sh, c, LR_WS_CLOSE_PROTOCOL, LR_WS_CLOSE_PROTOCOL, "too many bad frames");
+        return;
+    }
+    lr_conn_reply_err(sh, c, 0, LR_ERR_MALFORMED, "malformed frame");
+}
+
+static void on_message(lr_shard *sh, lr_conn *c, bool json, const uint8_t *p, size_t len)
+{
+    atomic_fetch_add_explicit(&sh->st.msgs_in, 1, memory_order_relaxed);
+    if (lr_session_on_message(sh, c, json, p, len) == LR_ERR_MALFORMED) bad_frame(sh, c);
+}
+
+/* Consume WebSocket frames from p[0..n); returns the bytes used. */
+static size_t consume_ws(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n && !(c->flags & LR_CF_CLOSING)) {
+        size_t used = 0;
+        lr_ws_event ev;
+        int r = lr_ws_parse(&c->wsp, p + off, n - off, &used, &ev);
+        if (r < 0) {
+            uint16_t code = (uint16_t)-r;
+            lr_conn_close(sh, c, code, code,
+                          code == LR_WS_CLOSE_TOO_BIG ? "frame too big" : "protocol error");
+            return n;
+        }
+        off += used;
+        if (r == 0) {
+            if (used == 0) break;
+            continue;
+        }
+        switch (ev.kind) {
+        case LR_WS_EV_MESSAGE:
+            on_message(sh, c, ev.opcode == LR_WS_OP_TEXT, ev.data, ev.len);
+            break;
+        case LR_WS_EV_PING:
+            append_ws_control(c, LR_WS_OP_PONG, ev.data, ev.len);
+            lr_conn_mark_dirty(sh, c);
+            break;
+        case LR_WS_EV_PONG:
+            break;
+        case LR_WS_EV_CLOSE: {
+            uint16_t code = ev.close_code == 1005 ? LR_WS_CLOSE_NORMAL : ev.close_code;
+            lr_conn_close(sh, c, code, code, NULL);
+            return n;
+        }
+        }
+    }
+    return off;
+}
+
+static size_t consume_tcp(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    while (n - off >= 4 && !(c->flags & LR_CF_CLOSING)) {
+        uint32_t len = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+                       (uint32_t)p[off + 2] << 8 | p[off + 3];
+        if (len > sh->cfg->max_frame) {
+            lr_conn_close(sh, c, LR_WS_CLOSE_TOO_BIG, LR_WS_CLOSE_TOO_BIG, "frame too big");
+            return n;
+        }
+        if (n - off - 4 < len) break;
+        on_message(sh, c, false, p + off + 4, len);
+        off += 4 + (size_t)len;
+    }
+    return off;
+}
+
+static size_t consume(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    if (c->proto == LR_PROTO_HTTP) {
+        int used = lr_upgrade_handle(sh, c, (const char *)p, n);
+        if (used <= 0) return used < 0 ? n : 0;
+        off = (size_t)used;
+    }
+    if (c->flags & LR_CF_CLOSING) return n;
+    if (c->proto == LR_PROTO_WS) return off + consume_ws(sh, c, p + off, n - off);
+    if (c->proto == LR_PROTO_TCP) return off + consume_tcp(sh, c, p + off, n - off);
+    return off;
+}
+
+static void on_input(lr_shard *sh, lr_conn *c, uint8_t *data, size_t len)
+{
+    c->last_rx_ms = sh->now_ms;
+    if (c->flags & LR_CF_CLOSING) return; /* draining towards close: discard */
+    if (c->flags & LR_CF_PINGED) c->flags &= ~LR_CF_PINGED;
+    lr_dlist_move_tail(&sh->idle_list, &c->idle_node);
+
+    uint8_t *p = data;
+    size_t n = len;
+    if (c->rx.len) {
+        if (lr_buf_append(&c->rx, data, len) != LR_OK) {
+            lr_conn_abort(sh, c);
+            return;
+        }
+        p = c->rx.p;
+        n = c->rx.len;
+    }
+    size_t used = consume(sh, c, p, n);
+    if (c->flags & LR_CF_DEAD) return;
+    size_t rest = n - used;
+    if (c->rx.len) {
+        if (rest == 0 || (c->flags & LR_CF_CLOSING)) {
+            lr_buf_free(&c->rx);
+        } else {
+            memmove(c->rx.p, c->rx.p + used, rest);
+            c->rx.len = rest;
+        }
+    } else if (rest && !(c->flags & LR_CF_CLOSING)) {
+        if (lr_buf_append(&c->rx, p + used, rest) != LR_OK) lr_conn_abort(sh, c);
+    }
+    if (c->rx.len > (size_t)sh->cfg->max_frame + 2 * LR_MAX_HTTP_HEAD) lr_conn_abort(sh, c);
+}
+
+void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe)
+{
+    int res = cqe->res;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) c->flags &= ~LR_CF_RECV;
+    if (res > 0) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        uint8_t *buf = sh->bufs + (size_t)bid * sh->buf_size;
+        if (!(c->flags & LR_CF_DEAD)) on_input(sh, c, buf, (size_t)res);
+        io_uring_buf_ring_add(sh->br, buf, sh->buf_size, (unsigned short)bid,
+                              io_uring_buf_ring_mask(sh->nbufs), 0);
+        io_uring_buf_ring_advance(sh->br, 1);
+    } else if (res == 0 || (res < 0 && res != -ENOBUFS)) {
+        lr_conn_abort(sh, c);
+    }
+    if (c->flags & LR_CF_DEAD) {
+        maybe_reap(sh, c);
+        return;
+    }
+    if (!(c->flags & LR_CF_RECV)) arm_recv(sh, c);
+}
+
+/* ---- output ---- */
+
+static void submit_send(lr_shard *sh, lr_conn *c)
+{
+    struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+    io_uring_prep_send(sqe, (int)c->slot, c->out.p + c->out_off, c->out.len - c->out_off,
+                       MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = LR_UD(c, LR_UD_SEND);
+    c->flags |= LR_CF_SEND;
+    if (!(c->flags & LR_CF_FLUSH_CLOSE)) {
+        c->send_since_ms = sh->now_ms;
+        lr_dlist_move_tail(&sh->send_list, &c->send_node);
+    }
+    atomic_fetch_add_explicit(&sh->st.sends, 1, memory_order_relaxed);
+}
+
+static void shut_write(lr_shard *sh, lr_conn *c)
+{
+    c->flags |= LR_CF_SHUT;
+    struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+    io_uring_prep_shutdown(sqe, (int)c->slot, SHUT_WR);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+}
+
+static void start_send(lr_shard *sh, lr_conn *c)
+{
+    lr_buf_free(&c->out);
+    c->out_off = 0;
+    if (c->pend.len) {
+        c->out = c->pend;
+        c->pend = (lr_buf){0};
+    }
+    if (!(c->flags & LR_CF_CLOSING)) {
+        uint32_t d = lr_fanout_fill(sh, c, &c->out);
+        if (d) atomic_fetch_add_explicit(&sh->st.deliveries, d, memory_order_relaxed);
+    }
+    if (c->out.len == 0) {
+        lr_buf_free(&c->out);
+        if ((c->flags & LR_CF_FLUSH_CLOSE) && !(c->flags & LR_CF_SHUT)) {
+            if (c->proto == LR_PROTO_HTTP)
+                lr_conn_abort(sh, c);
+            else
+                shut_write(sh, c);
+        }
+        return;
+    }
+    atomic_fetch_add_explicit(&sh->st.send_bytes, c->out.len, memory_order_relaxed);
+    submit_send(sh, c);
+}
+
+void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res)
+{
+    c->flags &= ~LR_CF_SEND;
+    if (!(c->flags & LR_CF_FLUSH_CLOSE)) lr_dlist_remove(&c->send_node);
+    if (c->flags & LR_CF_DEAD) {
+        maybe_reap(sh, c);
+        return;
+    }
+    if (res < 0) {
+        lr_conn_abort(sh, c);
+        maybe_reap(sh, c);
+        return;
+    }
+    c->out_off += (uint32_t)res;
+    if (c->out_off < c->out.len) {
+        submit_send(sh, c);
+        return;
+    }
+    lr_buf_free(&c->out);
+    c->out_off = 0;
+    lr_conn_mark_dirty(sh, c);
+}
+
+void lr_conn_flush_dirty(lr_shard *sh)
+{
+    while (sh->dirty_head) {
+        lr_conn *c = sh->dirty_head;
+        sh->dirty_head = c->dirty_next;
+        c->flags &= ~LR_CF_DIRTY;
+        if (c->flags & (LR_CF_DEAD | LR_CF_SEND)) {
+            maybe_reap(sh, c);
+            continue;
+        }
+        start_send(sh, c);
+        if (c->flags & LR_CF_DEAD) maybe_reap(sh, c);
+    }
+    reap(sh);
+}
+
+/* ---- sweeps ---- */
+
+static void send_ping(lr_shard *sh, lr_conn *c)
+{
+    c->flags |= LR_CF_PINGED;
+    if (c->proto == LR_PROTO_WS) {
+        append_ws_control(c, LR_WS_OP_PING, NULL, 0);
+        lr_conn_mark_dirty(sh, c);
+    }
+}
+
+void lr_conn_sweep(lr_shard *sh)
+{
+    const lr_config *cfg = sh->cfg;
+    uint64_t now = sh->now_ms;
+    uint64_t ping_ms = (uint64_t)cfg->ping_interval_s * 1000;
+    uint64_t idle_ms = (uint64_t)cfg->idle_timeout_s * 1000;
+    uint64_t hs_ms = (uint64_t)cfg->handshake_timeout_s * 1000;
+    if (ping_ms > idle_ms) ping_ms = idle_ms / 2;
+
+    /* activity order: the oldest silence first */
+    lr_dlist *n;
+    while ((n = lr_dlist_first(&sh->idle_list))) {
+        lr_conn *c = LR_CONTAINER_OF(n, lr_conn, idle_node);
+        uint64_t silent = now - c->last_rx_ms;
+        if (c->proto == LR_PROTO_HTTP && silent >= hs_ms) {
+            lr_conn_abort(sh, c);
+            continue;
+        }
+        if (silent < ping_ms && silent < hs_ms) break;
+        if (c->proto == LR_PROTO_HTTP) break;
+        send_ping(sh, c);
+        lr_dlist_move_tail(&sh->ping_list, &c->idle_node);
+    }
+    while ((n = lr_dlist_first(&sh->ping_list))) {
+        lr_conn *c = LR_CONTAINER_OF(n, lr_conn, idle_node);
+        if (now - c->last_rx_ms < idle_ms) {
+            if (!(c->flags & LR_CF_PINGED)) {
+                lr_dlist_move_tail(&sh->idle_list, &c->idle_node);
+                continue;
+            }
+            break;
+        }
+        lr_dlist_remove(&c->idle_node);
+        lr_conn_close(sh, c, LR_WS_CLOSE_GOING_AWAY, LR_WS_CLOSE_GOING_AWAY, "idle timeout");
+    }
+    /* sends in flight and closes in progress, oldest first */
+    while ((n = lr_dlist_first(&sh->send_list))) {
+        lr_conn *c = LR_CONTAINER_OF(n, lr_conn, send_node);
+        uint64_t age = now - c->send_since_ms;
+        if (c->flags & LR_CF_FLUSH_CLOSE) {
+            if (age < LR_CLOSE_LINGER_MS) break;
+        } else if (age < cfg->slow_timeout_ms) {
+            break;
+        } else {
+            atomic_fetch_add_explicit(&sh->st.slow_closed, 1, memory_order_relaxed);
+            LR_INFO("event=slow_close shard=%u slot=%u", sh->id, c->slot);
+        }
+        lr_conn_abort(sh, c);
+    }
+}
+
+void lr_conn_drain_all(lr_shard *sh)
+{
+    for (uint32_t i = 0; i < sh->nfiles; i++) {
+        lr_conn *c = sh->conns[i];
+        if (!c) continue;
+        if (c->proto == LR_PROTO_HTTP)
+            lr_conn_abort(sh, c);
+        else
+            lr_conn_close(sh, c, LR_WS_CLOSE_GOING_AWAY, LR_WS_CLOSE_GOING_AWAY, "shutdown");
+    }
+}
+
+void lr_conn_free_all(lr_shard *sh)
+{
+    for (uint32_t i = 0; i < sh->nfiles; i++) {
+        lr_conn *c = sh->conns[i];
+        if (!c) continue;
+        sh->conns[i] = NULL;
+        conn_free(c);
+    }
+    sh->nconns = 0;
+}

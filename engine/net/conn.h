@@ -1,0 +1,107 @@
+/*
+ * conn.h: a client connection on its shard. It owns the socket (a fixed-file
+ * slot of the shard's ring), the bytes of a partial input frame, the bytes
+ * of the one send in flight, and replies not yet sent. Frames of the rooms
+ * it joined are NOT queued here: they stay in the shard's room rings and
+ * are copied into the send buffer only when a send is built (room/fanout.c).
+ * A connection is touched only by its own shard.
+ */
+#ifndef LR_NET_CONN_H
+#define LR_NET_CONN_H
+
+#include "core/list.h"
+#include "core/shard.h"
+#include "net/ws.h"
+
+enum {
+    LR_PROTO_HTTP = 0, /* before the WebSocket upgrade */
+    LR_PROTO_WS = 1,
+    LR_PROTO_TCP = 2,
+};
+
+enum {
+    LR_CF_RECV = 1 << 0,        /* multishot recv armed */
+    LR_CF_SEND = 1 << 1,        /* a send is in flight */
+    LR_CF_DIRTY = 1 << 2,       /* on the shard's dirty list */
+    LR_CF_CLOSING = 1 << 3,     /* no more requests are served */
+    LR_CF_FLUSH_CLOSE = 1 << 4, /* close once pending bytes are sent */
+    LR_CF_DEAD = 1 << 5,        /* waiting for outstanding ops, then freed */
+    LR_CF_PINGED = 1 << 6,
+    LR_CF_LOGGED_IN = 1 << 7,
+    LR_CF_GUEST = 1 << 8,
+    LR_CF_SHUT = 1 << 9, /* write side shut down after the close frame */
+    LR_CF_CANCELLED = 1 << 10,
+};
+
+struct lr_member;
+
+struct lr_conn {
+    uint32_t slot;
+    uint32_t gen;
+    uint16_t flags;
+    uint8_t proto;
+    uint8_t fmt; /* lr_fmt */
+    uint8_t nrooms;
+    uint8_t njoining; /* joins sent to a home shard, not yet answered */
+    uint16_t bad_frames;
+    uint32_t bad_since_s;
+    uint64_t last_rx_ms;
+    uint64_t send_since_ms;
+    uint64_t login_ms;
+    lr_dlist idle_node; /* on the shard's idle or ping list */
+    lr_dlist send_node; /* on the shard's in-flight send list */
+    lr_conn *dirty_next;
+    struct lr_member *rooms; /* memberships on this shard */
+    char *user;              /* NULL until login */
+    char *nick, *avatar;
+    lr_buf rx;  /* partial input, freed when empty */
+    lr_buf out; /* the send in flight */
+    uint32_t out_off;
+    lr_buf pend; /* replies and control frames waiting for the next send */
+    lr_ws_parser wsp;
+};
+
+/* Accept a new connection in slot; proto LR_PROTO_HTTP or LR_PROTO_TCP. */
+void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto);
+void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe);
+void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res);
+
+/* The connection by reference, or NULL when it is gone or closing. */
+lr_conn *lr_conn_get(lr_shard *sh, lr_conn_ref ref);
+static inline lr_conn_ref lr_conn_ref_of(const lr_shard *sh, const lr_conn *c)
+{
+    return (lr_conn_ref){(uint16_t)sh->id, c->slot, c->gen};
+}
+
+/* Put c on the shard's dirty list: it gets a send at the end of the turn. */
+void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c);
+/* Build and submit the sends of every dirty connection. */
+void lr_conn_flush_dirty(lr_shard *sh);
+
+/*
+ * Close politely: a `bye` push with code/msg (when msg is not NULL), then
+ * for WebSocket a close frame with ws_code, then the socket once the bytes
+ * are out (bounded by a timeout). Idempotent.
+ */
+void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, const char *msg);
+/* Close now without sending anything more. */
+void lr_conn_abort(lr_shard *sh, lr_conn *c);
+
+/* Replies: encode into c->pend between begin and end. */
+size_t lr_conn_reply_begin(lr_conn *c);
+void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off);
+/* Append already framed bytes (from another shard) to the replies. */
+void lr_conn_reply_raw(lr_shard *sh, lr_conn *c, const void *p, size_t len);
+/* Convenience: {"op":"err","id":id,"code":code,"msg":msg}. */
+void lr_conn_reply_err(lr_shard *sh, lr_conn *c, uint64_t id, int code, const char *msg);
+/* {"op":"ok","id":id} with no more fields. */
+void lr_conn_reply_ok(lr_shard *sh, lr_conn *c, uint64_t id);
+
+/* Sweeps run once a second by the shard: pings, idle and slow timeouts. */
+void lr_conn_sweep(lr_shard *sh);
+/* Drain: bye + close 1001 to every connection of the shard. */
+void lr_conn_drain_all(lr_shard *sh);
+/* Free every connection at once (engine destroy, after the loop ended). */
+void lr_conn_free_all(lr_shard *sh);
+
+#endif

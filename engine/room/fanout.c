@@ -1,0 +1,310 @@
+/*
+ * fanout.c: the member side of a room on each shard. A replica keeps the
+ * shard's members of the room and a bounded ring of the room's recent
+ * frames; each membership has a cursor into that ring. When frames arrive
+ * the replica is flushed at once if it was quiet, or after the shard's
+ * current batching delay if it flushed recently, and a flush only marks the
+ * lagging members' connections dirty: the connection's one send of the
+ * turn then copies every pending frame of every room it is in. Slow
+ * members skip low priorities past slow_lag and jump forward when the ring
+ * overwrites their cursor; both are counted. Never touches another
+ * shard's connections.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/engine.h"
+#include "core/log.h"
+#include "net/conn.h"
+#include "room/room.h"
+
+static lr_lroom *lroom_find(lr_shard *sh, const char *id, size_t len)
+{
+    lr_map_node *n = lr_map_get(&sh->lrooms, id, len, lr_hash(id, len));
+    return n ? LR_CONTAINER_OF(n, lr_lroom, node) : NULL;
+}
+
+static void flush_cb(void *owner, lr_timer *t);
+
+static lr_lroom *lroom_get(lr_shard *sh, const char *id)
+{
+    size_t len = strlen(id);
+    lr_lroom *lr = lroom_find(sh, id, len);
+    if (lr) return lr;
+    lr = calloc(1, sizeof(*lr));
+    if (!lr) return NULL;
+    uint32_t cap = 8;
+    while (cap < sh->cfg->room_ring)
+        cap <<= 1;
+    lr->ring = calloc(cap, sizeof(*lr->ring));
+    if (!lr->ring) {
+        free(lr);
+        return NULL;
+    }
+    lr->cap = cap;
+    memcpy(lr->id, id, len + 1);
+    lr->node.key = lr->id;
+    lr->node.klen = (uint32_t)len;
+    lr->node.hash = lr_hash(id, len);
+    lr->flush_timer.cb = flush_cb;
+    lr->flush_timer.arg = lr;
+    lr_map_put(&sh->lrooms, &lr->node);
+    return lr;
+}
+
+static void release_to(lr_lroom *lr, uint64_t upto)
+{
+    while (lr->tail < upto) {
+        lr_frame_unref(lr->ring[lr->tail & (lr->cap - 1)]);
+        lr->ring[lr->tail & (lr->cap - 1)] = NULL;
+        lr->tail++;
+    }
+}
+
+static void lroom_free(lr_shard *sh, lr_lroom *lr)
+{
+    lr_timer_cancel(&sh->timers, &lr->flush_timer);
+    if (lr->queued) {
+        lr_lroom **pp = &sh->flush_head;
+        while (*pp && *pp != lr)
+            pp = &(*pp)->flush_next;
+        if (*pp) *pp = lr->flush_next;
+    }
+    release_to(lr, lr->head);
+    lr_map_del(&sh->lrooms, &lr->node);
+    free(lr->ring);
+    free(lr);
+}
+
+static void post_leave(lr_shard *sh, const char *room, const char *user)
+{
+    lr_im_leave *m = lr_imsg_new(LR_IM_LEAVE, sizeof(*m));
+    if (!m) return;
+    snprintf(m->room, sizeof(m->room), "%s", room);
+    snprintf(m->user, sizeof(m->user), "%s", user);
+    lr_shard_post(sh, lr_shard_of(sh->eng, room, strlen(room)), &m->h);
+}
+
+void lr_fanout_on_join_ack(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_join *m = (lr_im_join *)im;
+    lr_conn *c = lr_conn_get(sh, m->conn);
+    if (c && !m->already && c->njoining) c->njoining--;
+    if (!c) {
+        /* the connection went away while the join travelled: undo it */
+        if (!m->err && !m->already) post_leave(sh, m->room, m->user);
+        goto out;
+    }
+    if (m->err) {
+        const char *msg = m->err == LR_ERR_NO_ROOM         ? "no such room"
+                          : m->err == LR_ERR_NO_PERMISSION ? "no permission"
+                                                           : "internal error";
+        lr_conn_reply_err(sh, c, m->req_id, m->err, msg);
+        if (m->close_on_err) lr_conn_close(sh, c, LR_WS_CLOSE_POLICY, m->err, msg);
+        goto out;
+    }
+    if (!m->already) {
+        lr_lroom *lr = lroom_get(sh, m->room);
+        lr_member *mb = lr ? calloc(1, sizeof(*mb)) : NULL;
+        if (!mb) {
+            post_leave(sh, m->room, m->user);
+            lr_conn_reply_err(sh, c, m->req_id, LR_ERR_INTERNAL, "out of memory");
+            if (lr && !lr->members) lroom_free(sh, lr);
+            goto out;
+        }
+        mb->conn = c;
+        mb->room = lr;
+        mb->cursor = lr->head; /* frames already here are older than the reply's seq */
+        mb->next = lr->members;
+        if (lr->members) lr->members->prev = mb;
+        lr->members = mb;
+        lr->nmembers++;
+        mb->conn_next = c->rooms;
+        c->rooms = mb;
+        c->nrooms++;
+    }
+    lr_conn_reply_raw(sh, c, m->reply.p + m->reply_off, m->reply.len - m->reply_off);
+out:
+    lr_buf_free(&m->reply);
+    free(m);
+}
+
+static void member_remove(lr_shard *sh, lr_member *mb)
+{
+    lr_lroom *lr = mb->room;
+    if (mb->prev)
+        mb->prev->next = mb->next;
+    else
+        lr->members = mb->next;
+    if (mb->next) mb->next->prev = mb->prev;
+    lr->nmembers--;
+    if (!lr->members) lroom_free(sh, lr);
+    free(mb);
+}
+
+bool lr_fanout_leave(lr_shard *sh, lr_conn *c, const char *room, size_t len)
+{
+    for (lr_member **pp = &c->rooms; *pp; pp = &(*pp)->conn_next) {
+        lr_member *mb = *pp;
+        if (mb->room->node.klen == len && memcmp(mb->room->id, room, len) == 0) {
+            *pp = mb->conn_next;
+            c->nrooms--;
+            post_leave(sh, mb->room->id, c->user);
+            member_remove(sh, mb);
+            return true;
+        }
+    }
+    return false;
+}
+
+bool lr_fanout_is_member(lr_conn *c, const char *room, size_t len)
+{
+    for (lr_member *mb = c->rooms; mb; mb = mb->conn_next)
+        if (mb->room->node.klen == len && memcmp(mb->room->id, room, len) == 0) return true;
+    return false;
+}
+
+void lr_fanout_detach(lr_shard *sh, lr_conn *c)
+{
+    while (c->rooms) {
+        lr_member *mb = c->rooms;
+        c->rooms = mb->conn_next;
+        post_leave(sh, mb->room->id, c->user);
+        member_remove(sh, mb);
+    }
+    c->nrooms = 0;
+}
+
+static void queue_flush(lr_shard *sh, lr_lroom *lr)
+{
+    if (lr->queued) return;
+    lr->queued = true;
+    lr->flush_next = sh->flush_head;
+    sh->flush_head = lr;
+}
+
+static void flush_cb(void *owner, lr_timer *t)
+{
+    queue_flush(owner, t->arg);
+}
+
+void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_frame *m = (lr_im_frame *)im;
+    lr_frame *f = m->f;
+    free(m);
+    lr_lroom *lr = lroom_find(sh, f->room, strlen(f->room));
+    if (!lr) {
+        lr_frame_unref(f);
+        return;
+    }
+    if (lr->head - lr->tail == lr->cap) release_to(lr, lr->tail + 1);
+    lr->ring[lr->head & (lr->cap - 1)] = f;
+    lr->head++;
+    if (lr->queued || lr_timer_armed(&lr->flush_timer)) return;
+    uint64_t due = lr->last_flush_ms + sh->batch_delay_ms;
+    if (sh->batch_delay_ms == 0 || sh->now_ms >= due)
+        queue_flush(sh, lr);
+    else
+        lr_timer_arm(&sh->timers, &lr->flush_timer, due);
+}
+
+void lr_fanout_flush(lr_shard *sh)
+{
+    while (sh->flush_head) {
+        lr_lroom *lr = sh->flush_head;
+        sh->flush_head = lr->flush_next;
+        lr->queued = false;
+        lr->last_flush_ms = sh->now_ms;
+        for (lr_member *mb = lr->members; mb; mb = mb->next)
+            if (mb->cursor < lr->head) lr_conn_mark_dirty(sh, mb->conn);
+    }
+}
+
+uint32_t lr_fanout_fill(lr_shard *sh, lr_conn *c, lr_buf *out)
+{
+    uint32_t delivered = 0;
+    size_t max = sh->cfg->send_max;
+    for (lr_member *mb = c->rooms; mb; mb = mb->conn_next) {
+        lr_lroom *lr = mb->room;
+        if (mb->cursor >= lr->head) continue;
+        if (mb->cursor < lr->tail) {
+            /* the ring overwrote frames this member had not been sent */
+            atomic_fetch_add_explicit(&sh->st.slow_overrun, 1, memory_order_relaxed);
+            mb->cursor = lr->tail;
+        }
+        bool lagging = lr->head - mb->cursor > sh->cfg->slow_lag;
+        while (mb->cursor < lr->head) {
+            lr_frame *f = lr->ring[mb->cursor & (lr->cap - 1)];
+            if (f->src_gen && f->src_gen == c->gen && f->src_slot == c->slot &&
+                f->src_shard == sh->id) {
+                mb->cursor++; /* the sender has its ok */
+                continue;
+            }
+            if (lagging && f->pri >= LR_PRI_LOW) {
+                atomic_fetch_add_explicit(&sh->st.slow_skipped, 1, memory_order_relaxed);
+                mb->cursor++;
+                continue;
+            }
+            uint32_t len = f->len[c->fmt];
+            if (out->len + len > max && out->len > 0) break;
+            if (lr_buf_append(out, f->data + f->off[c->fmt], len) != LR_OK) break;
+            mb->cursor++;
+            delivered++;
+        }
+    }
+    /* frames left over (send_max reached) go out when this send completes */
+    return delivered;
+}
+
+void lr_fanout_sweep(lr_shard *sh)
+{
+    uint32_t it;
+    for (lr_map_node *n = lr_map_first(&sh->lrooms, &it); n; n = lr_map_next(&sh->lrooms, &it, n)) {
+        lr_lroom *lr = LR_CONTAINER_OF(n, lr_lroom, node);
+        if (lr->tail == lr->head) continue;
+        uint64_t min = lr->head;
+        for (lr_member *mb = lr->members; mb; mb = mb->next)
+            if (mb->cursor < min) min = mb->cursor;
+        release_to(lr, min);
+    }
+}
+
+void lr_fanout_on_reply(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_reply *m = (lr_im_reply *)im;
+    lr_conn *c = lr_conn_get(sh, m->conn);
+    if (c) {
+        lr_conn_reply_raw(sh, c, m->data, m->len);
+        if (m->close_ws) lr_conn_close(sh, c, m->close_ws, m->close_ws, NULL);
+    }
+    free(m);
+}
+
+void lr_fanout_on_kick(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_kick *m = (lr_im_kick *)im;
+    lr_conn *c = lr_conn_get(sh, m->conn);
+    if (c) lr_conn_close(sh, c, m->ws_code, m->code, m->msg);
+    free(m);
+}
+
+void lr_fanout_free_all(lr_shard *sh)
+{
+    uint32_t it;
+    lr_map_node *n = lr_map_first(&sh->lrooms, &it);
+    while (n) {
+        lr_map_node *next = lr_map_next(&sh->lrooms, &it, n);
+        lr_lroom *lr = LR_CONTAINER_OF(n, lr_lroom, node);
+        while (lr->members) {
+            lr_member *mb = lr->members;
+            lr->members = mb->next;
+            free(mb);
+        }
+        release_to(lr, lr->head);
+        free(lr->ring);
+        free(lr);
+        n = next;
+    }
+    lr_map_free(&sh->lrooms);
+}

@@ -1,0 +1,128 @@
+/*
+ * imsg.h: the messages shards exchange. Each is allocated by its sender and
+ * owned by its receiver once posted; strings travel inside the allocation.
+ * Routing: a connection's shard asks a room's home shard (join, leave,
+ * send, queries) and a user's home shard (login, logout, the per-user send
+ * rate); home shards answer with replies and fan frames out to the shards
+ * that hold members.
+ */
+#ifndef LR_ROOM_IMSG_H
+#define LR_ROOM_IMSG_H
+
+#include "core/shard.h"
+#include "proto/codec.h"
+
+enum {
+    LR_IM_JOIN = 1,  /* conn shard -> room home */
+    LR_IM_JOIN_ACK,  /* room home -> conn shard */
+    LR_IM_LEAVE,     /* conn shard -> room home */
+    LR_IM_SEND,      /* conn shard -> user home -> room home */
+    LR_IM_REPLY,     /* any shard -> conn shard: framed bytes for one connection */
+    LR_IM_FRAME,     /* room home -> shards with members */
+    LR_IM_QUERY,     /* count / members: conn shard -> room home */
+    LR_IM_LOGIN,     /* conn shard -> user home */
+    LR_IM_LOGOUT,    /* conn shard -> user home */
+    LR_IM_KICK_CONN, /* user home -> conn shard: close with a bye code */
+    LR_IM_COUNT_TYPES,
+};
+
+typedef struct lr_im_join {
+    lr_imsg h;
+    lr_conn_ref conn;
+    uint64_t req_id;
+    uint8_t fmt;
+    bool guest;
+    bool with_user;    /* the reply carries `user` (login on the upgrade) */
+    bool close_on_err; /* the upgrade's join: an error closes with 1008 */
+    bool already;      /* the connection is in the room: answer only */
+    int err;           /* set by the home shard */
+    char room[LR_MAX_ROOM_ID + 1];
+    char user[LR_MAX_USER_ID + 8];
+    char *nick, *avatar; /* inside the allocation, may be "" */
+    lr_buf reply;        /* framed reply, filled by the home shard */
+    size_t reply_off;
+} lr_im_join;
+
+typedef struct lr_im_leave {
+    lr_imsg h;
+    char room[LR_MAX_ROOM_ID + 1];
+    char user[LR_MAX_USER_ID + 8];
+} lr_im_leave;
+
+typedef struct lr_im_send {
+    lr_imsg h;
+    lr_conn_ref conn;
+    uint64_t req_id;
+    uint8_t fmt;
+    uint8_t pri;
+    uint8_t type;
+    uint8_t body_kind;
+    bool has_random;
+    bool at_room; /* passed the user home's rate check */
+    uint32_t random;
+    uint32_t body_len;
+    char room[LR_MAX_ROOM_ID + 1];
+    char user[LR_MAX_USER_ID + 8];
+    char *nick, *avatar, *body; /* inside the allocation */
+} lr_im_send;
+
+typedef struct lr_im_reply {
+    lr_imsg h;
+    lr_conn_ref conn;
+    uint16_t close_ws; /* close with this code after the reply, 0 = no */
+    uint32_t len;
+    uint8_t data[];
+} lr_im_reply;
+
+typedef struct lr_frame lr_frame;
+typedef struct lr_im_frame {
+    lr_imsg h;
+    lr_frame *f;
+} lr_im_frame;
+
+typedef struct lr_im_query {
+    lr_imsg h;
+    lr_conn_ref conn;
+    uint64_t req_id;
+    uint8_t fmt;
+    uint8_t op; /* LR_OP_COUNT or LR_OP_MEMBERS */
+    uint32_t limit;
+    char room[LR_MAX_ROOM_ID + 1];
+} lr_im_query;
+
+typedef struct lr_im_login {
+    lr_imsg h;
+    lr_conn_ref conn;
+    uint64_t login_ms;
+    char user[LR_MAX_USER_ID + 8];
+} lr_im_login; /* LR_IM_LOGIN and LR_IM_LOGOUT */
+
+typedef struct lr_im_kick {
+    lr_imsg h;
+    lr_conn_ref conn;
+    int code;
+    uint16_t ws_code;
+    char msg[96];
+} lr_im_kick;
+
+/* Allocate a message of `size` bytes plus `extra` for inline strings. */
+void *lr_imsg_new(uint16_t type, size_t size);
+/* Free a message that will not be delivered (engine teardown). */
+void lr_imsg_discard(lr_imsg *m);
+
+/* A reply for conn encoded by the calling shard in fmt, ready to post. The
+ * caller writes the map with the encoder; lr_reply_finish frames it. */
+typedef struct lr_reply_builder {
+    lr_buf buf;
+    size_t off;
+    lr_enc enc;
+    uint8_t fmt;
+} lr_reply_builder;
+void lr_reply_start(lr_reply_builder *rb, uint8_t fmt);
+/* Post the framed reply to the connection's shard. */
+void lr_reply_post(lr_shard *sh, lr_reply_builder *rb, lr_conn_ref conn, uint16_t close_ws);
+/* Encode and post {"op":"err","id":id,"code":code,"msg":msg}. */
+void lr_reply_post_err(lr_shard *sh, lr_conn_ref conn, uint8_t fmt, uint64_t id, int code,
+                       const char *msg, uint16_t close_ws);
+
+#endif
