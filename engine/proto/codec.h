@@ -66,6 +66,11 @@ typedef struct lr_req {
  * unknown keys are ignored; strings over their LR_MAX_… limit set err 10004
  * except `body`, whose limit (LR_MAX_BODY, 10018) the caller checks.
  * Always call lr_req_free afterwards, whatever the result.
+ * Also returns LR_ENOMEM (with req->err = LR_ERR_INTERNAL) when memory ran
+ * out. JSON null reads as an absent field (except `op`). Strings of
+ * user/sig/nick/avatar/type/pri holding a NUL byte are 10004; `room` is kept
+ * as sent for the caller's 10015 check. A JSON integer beyond 64 bits is a
+ * 10004 on its field, not a malformed frame.
  */
 int lr_req_decode_json(const char *buf, size_t len, lr_req *req);
 int lr_req_decode_msgpack(const uint8_t *buf, size_t len, lr_req *req);
@@ -102,7 +107,8 @@ void lr_enc_null(lr_enc *e);
 void lr_enc_body(lr_enc *e, lr_body_kind kind, const char *p, size_t len);
 /* Splice an already-encoded value of the same format (e.g. a history msg). */
 void lr_enc_raw(lr_enc *e, const void *p, size_t len);
-int lr_enc_finish(lr_enc *e); /* 0 or LR_ENOMEM */
+int lr_enc_finish(lr_enc *e); /* 0 or LR_ENOMEM (LR_EINVAL: misuse, e.g.
+                                 unbalanced maps, nesting over 15) */
 
 /*
  * Framing for a transport: the payload of an encoded push or reply is
@@ -112,8 +118,9 @@ int lr_enc_finish(lr_enc *e); /* 0 or LR_ENOMEM */
  * lr_frame_end writes the real header right-aligned in it and returns the
  * offset where the framed bytes start (they end at b->len).
  */
-size_t lr_frame_begin(lr_buf *b);
+size_t lr_frame_begin(lr_buf *b); /* LR_FRAME_ERR when out of memory */
 size_t lr_frame_end(lr_buf *b, size_t reserve_off, lr_fmt fmt);
 #define LR_FRAME_RESERVE 10
+#define LR_FRAME_ERR SIZE_MAX /* lr_frame_end passes it through */
 
 #endif
