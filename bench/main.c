@@ -1,0 +1,358 @@
+/*
+ * main.c owns liveroom-bench's command line: it parses the flags into a
+ * bench_cfg, lets the scenario fill what was not given, runs, and prints the
+ * report (table on stdout, optional JSON file). Nothing here measures or
+ * connects; see run.c and client.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: liveroom-bench [--scenario NAME] [options]\n"
+                 "\n"
+                 "scenarios:\n");
+    bench_scenario_list(out);
+    fprintf(out,
+            "\n"
+            "target:\n"
+            "  --target engine|ws-relay   engine protocol (default) or any WebSocket server that\n"
+            "                             relays each frame to all its clients\n"
+            "  --host IPV4 (127.0.0.1)  --port N (7070; 7072 with --encoding tcp)  --path /ws\n"
+            "  --encoding json|msgpack|tcp   engine wire format (tcp: raw TCP port)\n"
+            "  --secret KEY | --secret-file PATH   sign UserSigs (the engine's --secret)\n"
+            "  --app-id N (1400000000)   --guests (receivers join without logging in)\n"
+            "  --subscribe TEXT           ws-relay: text frame every connection sends on open\n"
+            "load:\n"
+            "  --conns N   receivers          --rooms N        rooms (receivers spread evenly)\n"
+            "  --publishers N  per room (default: one per 16 msg/s, the per-user limit is 20/s)\n"
+            "  --rate R    msg/s per room (0 = unlimited, paced by --window)   --window W\n"
+            "  --size B    body bytes (100)   --pri high|normal|low|lowest (high)\n"
+            "  --duration S  --settle S  --drain S\n"
+            "client:\n"
+            "  --threads N   worker threads (raised to hold 19,000 connections each)\n"
+            "  --connect-window N  connections being set up at once per worker (512)\n"
+            "  --connect-timeout S  give up when no connection progressed for S (30)\n"
+            "  --src-addrs N  bind to 127.0.0.1..N (default: one per 16,000 connections)\n"
+            "  --recv-bufs N --recv-buf-size B   provided receive buffers per worker\n"
+            "  --keepalive S  raw TCP: ping op period per connection (25)\n"
+            "report:\n"
+            "  --server-pid PID   sample the engine's CPU and RSS from /proc\n"
+            "  --json FILE        write every figure\n"
+            "  --room-prefix STR  room ids STR0, STR1... (default: fresh ids per run)\n"
+            "  --quiet            no progress line\n");
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *s == '\0' || *end != '\0' || v > UINT32_MAX) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *s == '\0' || *end != '\0' || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+static char *read_secret_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return NULL;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    return n ? strdup(buf) : NULL;
+}
+
+enum {
+    OPT_SCENARIO = 256,
+    OPT_TARGET,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_PATH,
+    OPT_ENCODING,
+    OPT_SECRET,
+    OPT_SECRET_FILE,
+    OPT_APP_ID,
+    OPT_GUESTS,
+    OPT_SUBSCRIBE,
+    OPT_CONNS,
+    OPT_ROOMS,
+    OPT_PUBLISHERS,
+    OPT_RATE,
+    OPT_WINDOW,
+    OPT_SIZE,
+    OPT_PRI,
+    OPT_DURATION,
+    OPT_SETTLE,
+    OPT_DRAIN,
+    OPT_THREADS,
+    OPT_CONNECT_WINDOW,
+    OPT_CONNECT_TIMEOUT,
+    OPT_SRC_ADDRS,
+    OPT_RECV_BUFS,
+    OPT_RECV_BUF_SIZE,
+    OPT_KEEPALIVE,
+    OPT_SERVER_PID,
+    OPT_JSON,
+    OPT_ROOM_PREFIX,
+    OPT_QUIET,
+    OPT_HELP,
+};
+
+static const struct option options[] = {
+    {"scenario", required_argument, 0, OPT_SCENARIO},
+    {"target", required_argument, 0, OPT_TARGET},
+    {"host", required_argument, 0, OPT_HOST},
+    {"port", required_argument, 0, OPT_PORT},
+    {"path", required_argument, 0, OPT_PATH},
+    {"encoding", required_argument, 0, OPT_ENCODING},
+    {"secret", required_argument, 0, OPT_SECRET},
+    {"secret-file", required_argument, 0, OPT_SECRET_FILE},
+    {"app-id", required_argument, 0, OPT_APP_ID},
+    {"guests", no_argument, 0, OPT_GUESTS},
+    {"subscribe", required_argument, 0, OPT_SUBSCRIBE},
+    {"conns", required_argument, 0, OPT_CONNS},
+    {"rooms", required_argument, 0, OPT_ROOMS},
+    {"publishers", required_argument, 0, OPT_PUBLISHERS},
+    {"rate", required_argument, 0, OPT_RATE},
+    {"window", required_argument, 0, OPT_WINDOW},
+    {"size", required_argument, 0, OPT_SIZE},
+    {"pri", required_argument, 0, OPT_PRI},
+    {"duration", required_argument, 0, OPT_DURATION},
+    {"settle", required_argument, 0, OPT_SETTLE},
+    {"drain", required_argument, 0, OPT_DRAIN},
+    {"threads", required_argument, 0, OPT_THREADS},
+    {"connect-window", required_argument, 0, OPT_CONNECT_WINDOW},
+    {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
+    {"src-addrs", required_argument, 0, OPT_SRC_ADDRS},
+    {"recv-bufs", required_argument, 0, OPT_RECV_BUFS},
+    {"recv-buf-size", required_argument, 0, OPT_RECV_BUF_SIZE},
+    {"keepalive", required_argument, 0, OPT_KEEPALIVE},
+    {"server-pid", required_argument, 0, OPT_SERVER_PID},
+    {"json", required_argument, 0, OPT_JSON},
+    {"room-prefix", required_argument, 0, OPT_ROOM_PREFIX},
+    {"quiet", no_argument, 0, OPT_QUIET},
+    {"help", no_argument, 0, OPT_HELP},
+    {0, 0, 0, 0},
+};
+
+static int parse_flags(int argc, char **argv, bench_cfg *cfg, char **owned_secret)
+{
+    int opt;
+    uint32_t u;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        bool bad = false;
+        switch (opt) {
+        case OPT_SCENARIO:
+            cfg->scenario = optarg;
+            break;
+        case OPT_TARGET:
+            if (strcmp(optarg, "engine") == 0)
+                cfg->target = BENCH_TARGET_ENGINE;
+            else if (strcmp(optarg, "ws-relay") == 0)
+                cfg->target = BENCH_TARGET_WS_RELAY;
+            else
+                bad = true;
+            break;
+        case OPT_HOST:
+            bad = strlen(optarg) >= sizeof(cfg->host);
+            if (!bad) strcpy(cfg->host, optarg);
+            break;
+        case OPT_PORT:
+            bad = parse_u32(optarg, &u) != 0 || u == 0 || u > 65535;
+            cfg->port = (int)u;
+            break;
+        case OPT_PATH:
+            cfg->path = optarg;
+            break;
+        case OPT_ENCODING:
+            if (strcmp(optarg, "json") == 0)
+                cfg->enc = LR_FMT_JSON;
+            else if (strcmp(optarg, "msgpack") == 0)
+                cfg->enc = LR_FMT_MSGPACK;
+            else if (strcmp(optarg, "tcp") == 0)
+                cfg->enc = LR_FMT_TCP;
+            else
+                bad = true;
+            break;
+        case OPT_SECRET:
+            cfg->secret = optarg;
+            break;
+        case OPT_SECRET_FILE:
+            free(*owned_secret);
+            *owned_secret = read_secret_file(optarg);
+            cfg->secret = *owned_secret;
+            bad = !cfg->secret;
+            break;
+        case OPT_APP_ID: {
+            char *end;
+            cfg->app_id = strtoull(optarg, &end, 10);
+            bad = *end != '\0';
+            break;
+        }
+        case OPT_GUESTS:
+            cfg->guests = true;
+            break;
+        case OPT_SUBSCRIBE:
+            cfg->subscribe = optarg;
+            break;
+        case OPT_CONNS:
+            bad = parse_u32(optarg, &cfg->conns) != 0 || cfg->conns == 0;
+            break;
+        case OPT_ROOMS:
+            bad = parse_u32(optarg, &cfg->rooms) != 0 || cfg->rooms == 0;
+            break;
+        case OPT_PUBLISHERS:
+            bad = parse_u32(optarg, &cfg->publishers) != 0 || !cfg->publishers;
+            break;
+        case OPT_RATE:
+            bad = parse_double(optarg, &cfg->rate) != 0;
+            break;
+        case OPT_WINDOW:
+            bad = parse_u32(optarg, &cfg->window) != 0 || cfg->window == 0;
+            break;
+        case OPT_SIZE:
+            bad = parse_u32(optarg, &cfg->size) != 0 || cfg->size == 0;
+            break;
+        case OPT_PRI: {
+            int p = lr_pri_parse(lr_str_c(optarg));
+            bad = p < 0;
+            if (!bad) cfg->pri = (lr_pri)p;
+            break;
+        }
+        case OPT_DURATION:
+            bad = parse_double(optarg, &cfg->duration) != 0;
+            break;
+        case OPT_SETTLE:
+            bad = parse_double(optarg, &cfg->settle) != 0;
+            break;
+        case OPT_DRAIN:
+            bad = parse_double(optarg, &cfg->drain) != 0;
+            break;
+        case OPT_THREADS:
+            bad = parse_u32(optarg, &cfg->threads) != 0 || cfg->threads == 0;
+            break;
+        case OPT_CONNECT_WINDOW:
+            bad = parse_u32(optarg, &cfg->connect_window) != 0 || cfg->connect_window == 0;
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            bad = parse_double(optarg, &cfg->connect_timeout) != 0;
+            break;
+        case OPT_SRC_ADDRS:
+            bad = parse_u32(optarg, &cfg->src_addrs) != 0 || cfg->src_addrs > 1u << 20;
+            break;
+        case OPT_RECV_BUFS:
+            bad = parse_u32(optarg, &cfg->recv_bufs) != 0;
+            break;
+        case OPT_RECV_BUF_SIZE:
+            bad = parse_u32(optarg, &cfg->recv_buf_size) != 0 || cfg->recv_buf_size < 256 ||
+                  cfg->recv_buf_size > (1u << 20);
+            break;
+        case OPT_KEEPALIVE:
+            bad = parse_double(optarg, &cfg->keepalive) != 0;
+            break;
+        case OPT_SERVER_PID:
+            bad = parse_u32(optarg, &u) != 0 || u == 0;
+            cfg->server_pid = (pid_t)u;
+            break;
+        case OPT_JSON:
+            cfg->json_path = optarg;
+            break;
+        case OPT_ROOM_PREFIX:
+            cfg->room_prefix = optarg;
+            break;
+        case OPT_QUIET:
+            cfg->quiet = true;
+            break;
+        case 'h':
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "liveroom-bench: bad value for --%s: %s\n",
+                    options[opt - OPT_SCENARIO].name, optarg ? optarg : "");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "liveroom-bench: unexpected argument %s\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench_run run;
+    memset(&run, 0, sizeof(run));
+    bench_cfg *cfg = &run.cfg;
+    char *owned_secret = NULL;
+    cfg->scenario = "stadium";
+    strcpy(cfg->host, "127.0.0.1");
+    cfg->app_id = 1400000000ull;
+    cfg->pri = LR_PRI_HIGH;
+    cfg->rate = cfg->duration = cfg->settle = cfg->drain = cfg->keepalive = -1;
+    cfg->src_addrs = UINT32_MAX;
+    if (parse_flags(argc, argv, cfg, &owned_secret) != 0) return 2;
+
+    const bench_scenario *sc = bench_scenario_find(cfg->scenario);
+    if (!sc) {
+        fprintf(stderr, "liveroom-bench: unknown scenario %s; known:\n", cfg->scenario);
+        bench_scenario_list(stderr);
+        return 2;
+    }
+    char err[256];
+    if (bench_scenario_apply(cfg, sc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "liveroom-bench: %s\n", err);
+        free(owned_secret);
+        return 2;
+    }
+    run.total_pubs = cfg->rooms * cfg->publishers;
+    run.total_conns = cfg->conns + run.total_pubs;
+    run.nworkers = cfg->threads;
+    /* fresh room and user ids per run: no history from earlier runs rides on
+     * the join replies, and no earlier session counts against device limits */
+    snprintf(run.room_tag, sizeof(run.room_tag), "b%05x",
+             (unsigned)((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 4)) & 0xfffff);
+
+    int rc = bench_run_execute(&run);
+    if (rc != 0 && rc != LR_EAGAIN) {
+        fprintf(stderr, "liveroom-bench: the run failed (%d)\n", rc);
+        bench_workers_free(&run);
+        free(run.samples);
+        free(owned_secret);
+        return 1;
+    }
+    bench_report_print(&run, stdout);
+    if (cfg->json_path && bench_report_json(&run, cfg->json_path) != 0) {
+        fprintf(stderr, "liveroom-bench: cannot write %s\n", cfg->json_path);
+        rc = 1;
+    }
+    bench_workers_free(&run);
+    free(run.samples);
+    free(owned_secret);
+    return rc == 0 ? 0 : 1;
+}

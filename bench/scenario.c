@@ -1,0 +1,124 @@
+/*
+ * scenario.c owns the named scenarios: each is a row of defaults (sizes,
+ * rates, durations, what the run measures) that any flag overrides, so a new
+ * scenario (rooms, overload, slow readers) is one more row plus, when it
+ * needs new client behaviour, one more switch in the config. This file also
+ * derives what the user did not say (publisher count, threads, source
+ * addresses, buffer counts) from what they did. It never starts anything.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "wire.h"
+
+/* The engine's default per-user send limit is 20 msg/s (PROTOCOL.md §3), so a
+ * rate-mode room gets one publisher user per this many msg/s. */
+#define PUB_RATE_PER_USER 16
+#define DEFAULT_WINDOW 16
+#define DEFAULT_CONNECT_WINDOW 512
+#define DEFAULT_CONNECT_TIMEOUT 30.0
+#define DEFAULT_KEEPALIVE 25.0
+#define CONNS_PER_SRC_ADDR 16000 /* well under the 28,232 ephemeral ports per 4-tuple */
+#define RECV_BUF_SIZE 2048
+#define RECV_BUFS_MAX 32768 /* the kernel's limit on a provided-buffer ring */
+
+static const bench_scenario scenarios[] = {
+    {"stadium", "one room, N receivers, publishers at --rate msg/s of --size bytes", 10000, 1, 40,
+     0, 100, 20, 2, 3, true, false},
+    {"max", "one room, publishers send as fast as --window in-flight messages allow", 1000, 1, 0,
+     DEFAULT_WINDOW, 100, 10, 2, 3, true, false},
+    {"idle", "N joined, silent connections: engine memory and CPU per connection", 10000, 1, 0, 0,
+     100, 10, 2, 0, false, false},
+    {"join-storm", "N connections log in and join as fast as the engine lets them", 10000, 1, 0, 0,
+     100, 0, 0, 0, false, true},
+};
+
+const bench_scenario *bench_scenario_find(const char *name)
+{
+    for (size_t i = 0; i < LR_ARRAY_LEN(scenarios); i++)
+        if (strcmp(scenarios[i].name, name) == 0) return &scenarios[i];
+    return NULL;
+}
+
+void bench_scenario_list(FILE *out)
+{
+    for (size_t i = 0; i < LR_ARRAY_LEN(scenarios); i++)
+        fprintf(out, "  %-11s %s (default --conns %u)\n", scenarios[i].name, scenarios[i].what,
+                scenarios[i].conns);
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+    uint32_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+int bench_scenario_apply(bench_cfg *cfg, const bench_scenario *s, char *err, size_t errlen)
+{
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return LR_EINVAL;                                                                          \
+    } while (0)
+    if (!cfg->conns) cfg->conns = s->conns;
+    if (!cfg->rooms) cfg->rooms = s->rooms;
+    if (cfg->rate < 0) cfg->rate = s->rate;
+    if (!cfg->window) cfg->window = s->window ? s->window : DEFAULT_WINDOW;
+    if (!cfg->size) cfg->size = s->size;
+    if (cfg->duration < 0) cfg->duration = s->duration;
+    if (cfg->settle < 0) cfg->settle = s->settle;
+    if (cfg->drain < 0) cfg->drain = s->drain;
+    cfg->publish = s->publish;
+    cfg->connect_only = s->connect_only;
+    if (cfg->target == BENCH_TARGET_WS_RELAY) cfg->rooms = 1; /* a relay is one room */
+    if (!cfg->path) cfg->path = cfg->target == BENCH_TARGET_ENGINE ? "/ws" : "/";
+    if (!cfg->port)
+        cfg->port = cfg->target == BENCH_TARGET_ENGINE && cfg->enc == LR_FMT_TCP ? 7072 : 7070;
+
+    if (!cfg->publish) {
+        cfg->publishers = 0;
+    } else if (!cfg->publishers) {
+        cfg->publishers = 1;
+        if (cfg->target == BENCH_TARGET_ENGINE && cfg->rate > 0)
+            cfg->publishers = (uint32_t)((cfg->rate + PUB_RATE_PER_USER - 1) / PUB_RATE_PER_USER);
+    }
+    if (cfg->rooms == 0 || cfg->rooms > BENCH_MAX_ROOMS)
+        FAIL("--rooms must be 1..%d", BENCH_MAX_ROOMS);
+    if ((uint64_t)cfg->rooms * cfg->publishers > BENCH_MAX_PUBLISHERS)
+        FAIL("at most %d publishers in all", BENCH_MAX_PUBLISHERS);
+    if (cfg->window > BENCH_PUB_TRACK) FAIL("--window must be at most %d", BENCH_PUB_TRACK);
+    if (cfg->size > BENCH_BODY_MAX) FAIL("--size must be at most %d", BENCH_BODY_MAX);
+    if (cfg->publish && cfg->duration <= 0) FAIL("--duration must be positive");
+    if (cfg->target == BENCH_TARGET_ENGINE && !cfg->secret && (cfg->publishers || !cfg->guests))
+        FAIL("--secret KEY is needed to sign UserSigs (--guests lets receivers join without one, "
+             "but publishers must log in)");
+
+    uint64_t total = (uint64_t)cfg->conns + (uint64_t)cfg->rooms * cfg->publishers;
+    if (total > UINT32_MAX / 2) FAIL("too many connections");
+    uint32_t min_threads =
+        (uint32_t)((total + BENCH_MAX_CONNS_PER_WORKER - 1) / BENCH_MAX_CONNS_PER_WORKER);
+    if (min_threads == 0) min_threads = 1;
+    if (!cfg->threads) cfg->threads = 1;
+    if (cfg->threads < min_threads) cfg->threads = min_threads;
+    if (!cfg->connect_window) cfg->connect_window = DEFAULT_CONNECT_WINDOW;
+    if (cfg->connect_timeout <= 0) cfg->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    if (cfg->keepalive < 0) cfg->keepalive = DEFAULT_KEEPALIVE;
+    if (cfg->src_addrs == UINT32_MAX) {
+        bool loopback = strncmp(cfg->host, "127.", 4) == 0;
+        cfg->src_addrs =
+            loopback ? (uint32_t)((total + CONNS_PER_SRC_ADDR - 1) / CONNS_PER_SRC_ADDR) : 0;
+    }
+    if (!cfg->recv_buf_size) cfg->recv_buf_size = RECV_BUF_SIZE;
+    if (!cfg->recv_bufs) {
+        uint64_t per_worker = (total + cfg->threads - 1) / cfg->threads + 256;
+        cfg->recv_bufs =
+            pow2_at_least((uint32_t)(per_worker < RECV_BUFS_MAX ? per_worker : RECV_BUFS_MAX));
+    }
+    if (cfg->recv_bufs > RECV_BUFS_MAX || (cfg->recv_bufs & (cfg->recv_bufs - 1)))
+        FAIL("--recv-bufs must be a power of two up to %d", RECV_BUFS_MAX);
+    return 0;
+#undef FAIL
+}
