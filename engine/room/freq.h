@@ -34,10 +34,17 @@ typedef struct lr_freq {
     uint64_t window_end; /* valid when in_window */
     uint32_t budget;     /* whole messages that pass at window_end */
     uint32_t nheld;
-    uint32_t cap;        /* capacity of held */
+    uint32_t cap; /* capacity of held */
     lr_freq_item *held;
     uint64_t rng;
+    /* Settings given while a window was open: 0, or what takes effect when
+     * that window closes (see lr_freq_configure). */
+    uint32_t next_rate;
+    uint32_t next_window_ms;
 } lr_freq;
+
+#define LR_FREQ_MAX_RATE 100000    /* messages per second */
+#define LR_FREQ_MAX_WINDOW_MS 1000 /* window length, ms */
 
 enum {
     LR_FREQ_PASS = 1, /* deliver now */
@@ -48,7 +55,15 @@ enum {
 /* 0 or LR_ENOMEM. rate 1..100000, window_ms 1..1000 (else LR_EINVAL). */
 int lr_freq_init(lr_freq *f, uint32_t rate, uint32_t window_ms, uint64_t seed, uint64_t now_ms);
 void lr_freq_free(lr_freq *f);
-/* Change rate/window keeping held messages; 0, LR_EINVAL or LR_ENOMEM. */
+/*
+ * Change rate/window keeping held messages; 0, LR_EINVAL or LR_ENOMEM.
+ * Outside window mode the change is immediate (tokens above the new rate are
+ * cut). While a window is open, the messages it holds were accepted under
+ * the old settings and this API has no way to hand back ones it would drop,
+ * so the open window finishes with its end and budget unchanged and the new
+ * settings take effect when it closes. f->cap may grow at once: size the
+ * out array of lr_freq_close_window from f->cap after every configure.
+ */
 int lr_freq_configure(lr_freq *f, uint32_t rate, uint32_t window_ms, uint64_t now_ms);
 
 /*
