@@ -40,7 +40,10 @@ export async function startDaemon(extra = []) {
     '--data-dir', dataDir, '--secret', SECRET, ...extra];
   const proc = spawn(LIVEROOMD, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, sig) => resolve({ code, sig }));
+    proc.on('error', (e) => { stderr += `\nspawn ${LIVEROOMD}: ${e.message}`; resolve({ code: -1, sig: null }); });
+  });
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready line within 20 s:\n${stderr}`)), 20000);
     proc.stderr.on('data', (chunk) => {
@@ -196,7 +199,6 @@ export class Client {
       ws.once('open', () => { clearTimeout(t); resolve(); });
       ws.once('error', (e) => { clearTimeout(t); reject(e); });
     });
-    c.encoding = ws.protocol === 'liveroom.v1.msgpack' ? 'msgpack' : 'json';
     return c;
   }
 
@@ -208,6 +210,11 @@ export class Client {
     this.nextId = 1;
     this.closeCode = null;
     this.waiters = new Set();
+    // Set on 'open' itself: the first frame (a query login reply) may be
+    // emitted in the same tick, before any awaiting code resumes.
+    ws.once('open', () => {
+      this.encoding = ws.protocol === 'liveroom.v1.msgpack' ? 'msgpack' : 'json';
+    });
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closeCode = code;

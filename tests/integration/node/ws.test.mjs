@@ -33,7 +33,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await d.stop();
+  if (d) await d.stop();
 });
 
 test('subprotocols: json, msgpack, and json when none is offered', async () => {
