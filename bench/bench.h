@@ -118,6 +118,7 @@ typedef struct bench_pub {
     uint64_t seq;
     uint64_t req_id;
     uint32_t inflight;
+    bool echo_acks; /* ws-relay: the relay echoes to the sender; echoes ack */
     uint64_t sent, accepted, limited, errors; /* accepted: read by run.c (atomic) */
     uint64_t sent_at[BENCH_PUB_TRACK];
 } bench_pub;

@@ -435,7 +435,14 @@ static void on_relay_message(bench_worker *w, uint32_t i, const uint8_t *p, size
         return;
     }
     if (c->flags & CF_PUB) {
-        if (b.pub == w->pubs[c->pub].id) BENCH_ADD(w->st.self_echo, 1);
+        bench_pub *pub = &w->pubs[c->pub];
+        if (b.pub == pub->id && b.seq <= pub->seq) {
+            /* a relay that echoes to the sender gives the window a real
+             * acknowledgement: from now on in flight = sent - echoed */
+            BENCH_ADD(w->st.self_echo, 1);
+            pub->echo_acks = true;
+            pub->inflight = (uint32_t)(pub->seq - b.seq);
+        }
         return;
     }
     if (b.pub >= w->run->total_pubs) {
@@ -662,7 +669,8 @@ static void on_cqe(bench_worker *w, struct io_uring_cqe *cqe)
         }
         c->flags &= (uint8_t)~CF_SENDING;
         c->sending.len = 0;
-        if ((c->flags & CF_PUB) && W_CFG(w)->target == BENCH_TARGET_WS_RELAY) {
+        if ((c->flags & CF_PUB) && W_CFG(w)->target == BENCH_TARGET_WS_RELAY &&
+            !w->pubs[c->pub].echo_acks) {
             bench_pub *p = &w->pubs[c->pub];
             p->inflight -= c->sending_msgs < p->inflight ? c->sending_msgs : p->inflight;
         }

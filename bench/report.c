@@ -75,7 +75,7 @@ void bench_report_print(const bench_run *run, FILE *out)
             fprintf(out, "   accepted %llu   limited %llu   errors %llu", LLU(s->accepted),
                     LLU(s->limited), LLU(s->send_errors));
         else
-            fprintf(out, "   (a relay does not acknowledge: all count as accepted)");
+            fprintf(out, "   (relay: every sent message counts as accepted)");
         if (s->too_fast) fprintf(out, " (%llu × 10006 too fast)", LLU(s->too_fast));
         fprintf(out, "\n");
         double loss = r->expected ? 100.0 * (double)r->lost / (double)r->expected : 0;
