@@ -18,13 +18,13 @@ run_stage() {
     local name="$1" dir="$2"
     shift 2
     echo "== $name: configure and build ($dir)"
-    if ! cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1; then
-        cat "$dir.configure.log"
+    if ! cmake -S . -B "$dir" "$@" >"$dir/configure.log" 2>&1; then
+        cat "$dir/configure.log"
         failed_stages+=("$name:configure")
         return 1
     fi
-    if ! cmake --build "$dir" -j2 >"$dir.build.log" 2>&1; then
-        tail -n 100 "$dir.build.log"
+    if ! cmake --build "$dir" -j2 >"$dir/build.log" 2>&1; then
+        tail -n 100 "$dir/build.log"
         failed_stages+=("$name:build")
         return 1
     fi
@@ -48,11 +48,14 @@ run_stage() {
     return 0
 }
 
-mkdir -p build build-asan
-run_stage default build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Build dirs may be moved (e.g. to keep a developer's own trees apart).
+bdir="${LR_BUILD_DIR:-build}"
+adir="${LR_ASAN_BUILD_DIR:-build-asan}"
+mkdir -p "$bdir" "$adir"
+run_stage default "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    run_stage asan build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLR_SANITIZE=ON
+    run_stage asan "$adir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLR_SANITIZE=ON
 
 if [ "${#failed_stages[@]}" -gt 0 ]; then
     echo "test: FAILED (${failed_stages[*]})"
