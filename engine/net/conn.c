@@ -174,8 +174,7 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
         lr_enc_key(&e, "msg");
         lr_enc_cstr(&e, msg);
         lr_enc_map_end(&e);
-        lr_enc_finish(&e);
-        lr_conn_reply_end(sh, c, off);
+        lr_conn_reply_end(sh, c, off, &e);
     }
     if (c->proto == LR_PROTO_WS) {
         uint8_t payload[125];
@@ -193,8 +192,15 @@ size_t lr_conn_reply_begin(lr_conn *c)
     return lr_frame_begin(&c->pend);
 }
 
-void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off)
+void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off, lr_enc *e)
 {
+    if (off == LR_FRAME_ERR || lr_enc_finish(e) != 0) {
+        /* out of memory mid-reply: the client cannot be answered */
+        if (off != LR_FRAME_ERR) c->pend.len = off;
+        LR_WARN("event=close reason=reply_failed shard=%u slot=%u", sh->id, c->slot);
+        lr_conn_abort(sh, c);
+        return;
+    }
     size_t start = lr_frame_end(&c->pend, off, (lr_fmt)c->fmt);
     if (start > off) {
         memmove(c->pend.p + off, c->pend.p + start, c->pend.len - start);
@@ -229,8 +235,7 @@ void lr_conn_reply_err(lr_shard *sh, lr_conn *c, uint64_t id, int code, const ch
     lr_enc_key(&e, "msg");
     lr_enc_cstr(&e, msg);
     lr_enc_map_end(&e);
-    lr_enc_finish(&e);
-    lr_conn_reply_end(sh, c, off);
+    lr_conn_reply_end(sh, c, off, &e);
 }
 
 void lr_conn_reply_ok(lr_shard *sh, lr_conn *c, uint64_t id)
@@ -244,8 +249,7 @@ void lr_conn_reply_ok(lr_shard *sh, lr_conn *c, uint64_t id)
     lr_enc_key(&e, "id");
     lr_enc_u64(&e, id);
     lr_enc_map_end(&e);
-    lr_enc_finish(&e);
-    lr_conn_reply_end(sh, c, off);
+    lr_conn_reply_end(sh, c, off, &e);
 }
 
 /* ---- input ---- */

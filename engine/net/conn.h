@@ -12,6 +12,7 @@
 #include "core/list.h"
 #include "core/shard.h"
 #include "net/ws.h"
+#include "proto/codec.h"
 
 enum {
     LR_PROTO_HTTP = 0, /* before the WebSocket upgrade */
@@ -87,9 +88,11 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
 /* Close now without sending anything more. */
 void lr_conn_abort(lr_shard *sh, lr_conn *c);
 
-/* Replies: encode into c->pend between begin and end. */
+/* Replies: encode into c->pend with e between begin and end; end checks the
+ * encoder's sticky error (a reply that cannot be built aborts the
+ * connection: the client would otherwise wait forever). */
 size_t lr_conn_reply_begin(lr_conn *c);
-void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off);
+void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off, lr_enc *e);
 /* Append already framed bytes (from another shard) to the replies. */
 void lr_conn_reply_raw(lr_shard *sh, lr_conn *c, const void *p, size_t len);
 /* Convenience: {"op":"err","id":id,"code":code,"msg":msg}. */

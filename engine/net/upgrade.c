@@ -92,11 +92,11 @@ int lr_upgrade_handle(lr_shard *sh, lr_conn *c, const char *p, size_t n)
     const lr_http_header *ver = lr_http_find(&req, "Sec-WebSocket-Version");
     const lr_http_header *key = lr_http_find(&req, "Sec-WebSocket-Key");
     if (req.minor < 1 || !up || !lr_http_has_token(up->value, "websocket") || !conn ||
-        !lr_http_has_token(conn->value, "upgrade") || !key || !key_valid(key->value)) {
+        !lr_http_has_token(conn->value, "upgrade") || !key || !key_valid(key->value) || !ver) {
         http_error(sh, c, 400, NULL);
         return -1;
     }
-    if (!ver || !lr_str_eq_c(ver->value, "13")) {
+    if (!lr_str_eq_c(ver->value, "13")) {
         http_error(sh, c, 426, "Sec-WebSocket-Version: 13\r\n");
         return -1;
     }

@@ -47,8 +47,7 @@ static void reply_login_ok(lr_shard *sh, lr_conn *c, uint64_t id)
     lr_enc_key(&e, "user");
     lr_enc_cstr(&e, c->user);
     lr_enc_map_end(&e);
-    lr_enc_finish(&e);
-    lr_conn_reply_end(sh, c, off);
+    lr_conn_reply_end(sh, c, off, &e);
 }
 
 static int set_identity(lr_shard *sh, lr_conn *c, lr_str user, lr_str nick, lr_str avatar,
@@ -270,8 +269,7 @@ static int handle(lr_shard *sh, lr_conn *c, const lr_req *r)
         lr_enc_key(&e, "id");
         lr_enc_u64(&e, r->id);
         lr_enc_map_end(&e);
-        lr_enc_finish(&e);
-        lr_conn_reply_end(sh, c, off);
+        lr_conn_reply_end(sh, c, off, &e);
         return 0;
     }
     case LR_OP_LOGIN: {

@@ -10,24 +10,27 @@
 
 #include <stdlib.h>
 
-static void encode_framed(lr_buf *b, bool json, lr_frame_encode_fn fn, void *ctx, size_t *poff,
-                          size_t *plen)
+static int encode_framed(lr_buf *b, bool json, lr_frame_encode_fn fn, void *ctx, size_t *poff,
+                         size_t *plen)
 {
     b->len = 0;
     size_t off = lr_frame_begin(b);
+    if (off == LR_FRAME_ERR) return LR_ENOMEM;
     lr_enc e;
     lr_enc_init(&e, b, json);
     fn(&e, ctx);
-    lr_enc_finish(&e);
+    if (lr_enc_finish(&e) != 0) return LR_ENOMEM;
     *poff = off + LR_FRAME_RESERVE;
     *plen = b->len - *poff;
+    return LR_OK;
 }
 
 lr_frame *lr_frame_build(lr_buf *sj, lr_buf *sm, lr_frame_encode_fn fn, void *ctx)
 {
     size_t jp, jl, mp, ml;
-    encode_framed(sj, true, fn, ctx, &jp, &jl);
-    encode_framed(sm, false, fn, ctx, &mp, &ml);
+    if (encode_framed(sj, true, fn, ctx, &jp, &jl) != LR_OK ||
+        encode_framed(sm, false, fn, ctx, &mp, &ml) != LR_OK)
+        return NULL;
     size_t jstart = lr_frame_end(sj, 0, LR_FMT_JSON);
     size_t mstart = lr_frame_end(sm, 0, LR_FMT_MSGPACK);
     size_t jframed = sj->len - jstart, mframed = sm->len - mstart;

@@ -34,7 +34,7 @@ void lr_reply_start(lr_reply_builder *rb, uint8_t fmt)
 
 void lr_reply_post(lr_shard *sh, lr_reply_builder *rb, lr_conn_ref conn, uint16_t close_ws)
 {
-    if (lr_enc_finish(&rb->enc) != 0) {
+    if (rb->off == LR_FRAME_ERR || lr_enc_finish(&rb->enc) != 0) {
         lr_buf_free(&rb->buf);
         return;
     }

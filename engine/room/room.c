@@ -265,7 +265,7 @@ static void build_join_reply(lr_shard *sh, lr_room *r, lr_im_join *m)
     lr_enc_key(&e, "mute_all");
     lr_enc_bool(&e, r->rec.mute_all);
     lr_enc_map_end(&e);
-    if (lr_enc_finish(&e) != 0) {
+    if (m->reply_off == LR_FRAME_ERR || lr_enc_finish(&e) != 0) {
         m->err = LR_ERR_INTERNAL;
         lr_buf_free(b);
         return;
