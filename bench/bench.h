@@ -160,6 +160,8 @@ typedef struct bench_worker {
     uint64_t keepalive_tick;
     uint64_t pub_t0_ns; /* when this worker saw the publish phase begin */
     lr_buf scratch;     /* one request being encoded */
+    lr_buf sigs;        /* pre-made UserSigs, NUL-terminated, back to back */
+    uint32_t *sig_off;  /* per connection: offset of its UserSig in sigs */
 
     bench_stats st;
     bench_hist lat;  /* publish to receive, µs */
@@ -205,7 +207,8 @@ typedef struct bench_run {
     uint32_t total_pubs;
     char room_tag[24];
     uint64_t t0_us;
-    uint64_t progress_us; /* last progress line */
+    uint64_t progress_us;   /* last progress line */
+    uint64_t t_connect0_us; /* the connect phase began */
     bench_sample *samples;
     size_t nsamples, samples_cap;
     bench_result res;

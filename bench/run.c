@@ -223,9 +223,9 @@ static void finish(bench_run *run, const bench_proc *eng_w0, const bench_proc *e
     }
     r->st.first_join_us = first == UINT64_MAX ? 0 : first;
     r->st.last_join_us = last;
-    if (first != UINT64_MAX && last > first) {
-        r->joins_per_s = (double)r->st.join_ok / ((double)(last - first) / 1e6);
-    }
+    /* from the first connect to the last join: the rate a storm gets served */
+    if (last > run->t_connect0_us)
+        r->joins_per_s = (double)r->st.join_ok / ((double)(last - run->t_connect0_us) / 1e6);
     r->lost = r->expected > r->st.delivered ? r->expected - r->st.delivered : 0;
     if (r->t_window > 0) {
         r->deliveries_per_s = (double)r->st.delivered / r->t_window;
@@ -275,6 +275,7 @@ int bench_run_execute(bench_run *run)
 
     /* connect and join */
     uint64_t tc0 = lr_clock_us();
+    run->t_connect0_us = tc0;
     set_phase(run, BENCH_PH_CONNECT);
     connect_watch cw = {tc0, 0};
     wait_phase(run, 1e9, "connect", connect_done, &cw);
