@@ -47,6 +47,12 @@ enum {
  * colon, no obsolete line folding, duplicate or conflicting Content-Length,
  * Content-Length together with Transfer-Encoding, control characters in
  * values and request targets are all LR_HTTP_BAD.
+ * Also LR_HTTP_BAD: a request-target that is not origin-form ('/' first,
+ * printable ASCII, no '#'), a malformed version, a missing or repeated Host
+ * in HTTP/1.1, Transfer-Encoding in HTTP/1.0. Well-formed versions other than
+ * 1.0/1.1 are LR_HTTP_BAD_VERSION; a Transfer-Encoding other than a single
+ * "chunked" is LR_HTTP_NOT_IMPLEMENTED. Empty lines before the request line
+ * are skipped (RFC 9112 §2.2) and counted in the head length.
  */
 int lr_http_parse_request(const char *buf, size_t len, size_t max_head, lr_http_req *req);
 
@@ -60,6 +66,10 @@ bool lr_http_has_token(lr_str value, const char *token);
  * Look up key in a query string (a=1&b=2) and percent-decode its value
  * ('+' means space) into out[0..cap). Returns the decoded length, -1 when the
  * key is absent, -2 when the encoding is bad or the value does not fit.
+ * Keys are compared after decoding; the first match wins. out is
+ * NUL-terminated when the value is shorter than cap (so pass sizeof of a
+ * buffer one longer than the longest value to always get a C string). A
+ * value that decodes to a NUL byte counts as badly encoded.
  */
 int lr_http_query_get(lr_str query, const char *key, char *out, size_t cap);
 

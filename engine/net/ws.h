@@ -21,7 +21,7 @@ enum {
 };
 
 #define LR_WS_MAX_HEADER 14 /* 2 + 8 extended length + 4 mask */
-#define LR_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+#define LR_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
  * out receives 28 characters and a NUL. */
@@ -85,14 +85,18 @@ void lr_ws_parser_free(lr_ws_parser *p); /* releases the reassembly buffer */
  *      bytes and call again with more), or a non-final fragment was absorbed
  *      (*consumed > 0; call again with the rest)
  *  <0  the negated close code to send (-1002 protocol error, -1007 invalid
- *      UTF-8, -1009 too big); the connection must be closed.
+ *      UTF-8, -1009 too big, -1011 out of memory for reassembly); the
+ *      connection must be closed.
  * A server parser rejects unmasked frames, reserved bits (no extension is
  * negotiated), unknown opcodes, control frames over 125 bytes or fragmented,
  * continuation without a start, a new message inside a fragmented one, and
  * close payloads of 1 byte, with an invalid code, or a non-UTF-8 reason.
  * Control frames may arrive between fragments. Payloads are unmasked in place.
  * A frame whose declared length alone exceeds max_message is refused at its
- * header, before its payload arrives.
+ * header, before its payload arrives. Length fields must use the minimal
+ * encoding (RFC 6455 §5.2). Close codes accepted from the peer: 1000-1003,
+ * 1007-1014, 3000-4999. For LR_WS_EV_CLOSE, data/len is the whole payload
+ * (code included) so it can be echoed back verbatim.
  */
 int lr_ws_parse(lr_ws_parser *p, uint8_t *buf, size_t len, size_t *consumed, lr_ws_event *ev);
 
