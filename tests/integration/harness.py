@@ -891,6 +891,13 @@ class DaemonCase(unittest.IsolatedAsyncioTestCase):
             await c.close()
         errors = []
         for d in self._daemons:
+            # The daemon's warnings and errors explain most failures; ctest
+            # shows this output only when the test fails.
+            notable = [ln for ln in d.lines
+                       if ln and "level=info" not in ln and "level=debug" not in ln]
+            if notable:
+                sys.stderr.write("-- liveroomd stderr (%s), info lines left out:\n%s\n"
+                                 % (self.id(), _tail("\n".join(notable), 40)))
             try:
                 d.stop()
             except AssertionError as e:

@@ -33,7 +33,11 @@ before(async () => {
 
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  if (d) await d.stop();
+  if (!d) return;
+  // The daemon's warnings and errors help explain a failure; info is noise.
+  const notable = d.stderr().split('\n').filter((l) => l && !/level=(info|debug)/.test(l));
+  if (notable.length) console.error(`liveroomd stderr:\n${notable.join('\n')}`);
+  await d.stop();
 });
 
 test('subprotocols: json, msgpack, and json when none is offered', async () => {
