@@ -21,7 +21,7 @@ static char *dup_str(lr_str s)
 {
     char *p = malloc(s.len + 1);
     if (!p) return NULL;
-    memcpy(p, s.p, s.len);
+    if (s.len) memcpy(p, s.p, s.len);
     p[s.len] = 0;
     return p;
 }
@@ -29,7 +29,7 @@ static char *dup_str(lr_str s)
 static void copy_id(char *dst, size_t cap, lr_str s)
 {
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
-    memcpy(dst, s.p, n);
+    if (n) memcpy(dst, s.p, n);
     dst[n] = 0;
 }
 
@@ -213,7 +213,7 @@ static int on_send(lr_shard *sh, lr_conn *c, const lr_req *r)
     m->avatar = m->nick + nl + 1;
     memcpy(m->avatar, c->avatar, al + 1);
     m->body = m->avatar + al + 1;
-    memcpy(m->body, r->body.p, r->body.len);
+    if (r->body.len) memcpy(m->body, r->body.p, r->body.len);
     m->body[r->body.len] = 0;
     /* the user's home shard checks the per-user rate first */
     lr_shard_post(sh, lr_shard_of(sh->eng, m->user, strlen(m->user)), &m->h);

@@ -225,6 +225,14 @@ uint32_t lr_fanout_fill(lr_shard *sh, lr_conn *c, lr_buf *out)
 {
     uint32_t delivered = 0;
     size_t max = sh->cfg->send_max;
+    /* one allocation of the right size instead of doubling reallocations */
+    size_t want = out->len;
+    for (lr_member *mb = c->rooms; mb && want < max; mb = mb->conn_next) {
+        lr_lroom *lr = mb->room;
+        uint64_t i = mb->cursor < lr->tail ? lr->tail : mb->cursor;
+        for (; i < lr->head && want < max; i++) want += lr->ring[i & (lr->cap - 1)]->len[c->fmt];
+    }
+    if (want > out->len && lr_buf_reserve(out, want - out->len) != LR_OK) return 0;
     for (lr_member *mb = c->rooms; mb; mb = mb->conn_next) {
         lr_lroom *lr = mb->room;
         if (mb->cursor >= lr->head) continue;
