@@ -884,6 +884,9 @@ class DaemonCase(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
         self._conns = []
         self._daemons = []
+        # unittest runs the loop in debug mode, which reports every callback
+        # over 0.1 s; starting and stopping a daemon blocks on purpose.
+        asyncio.get_running_loop().slow_callback_duration = 30.0
 
     async def asyncTearDown(self):
         # Clients first, then each daemon must stop cleanly (exit 0 <= 5 s).

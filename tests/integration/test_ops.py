@@ -126,6 +126,46 @@ class Drain(DaemonCase):
         await self._drain(signal.SIGINT)
 
 
+class Limits(DaemonCase):
+    async def test_max_conns_refuses_one_more_until_one_closes(self):
+        d = self.daemon("--max-conns", "3")
+        conns = [await self.client(d, t) for t in ("json", "msgpack", "tcp")]
+        for c in conns:
+            await c.ping()
+        # PROTOCOL.md does not say how the one-too-many connection is
+        # refused (HTTP error, close frame, or a plain close): any of them
+        # will do, as long as it never gets a working session.
+        refused = False
+        try:
+            extra = await self.ws(d)
+            try:
+                await extra.ping()
+            except AssertionError:
+                refused = True
+        except Exception:  # noqa: BLE001 - refused at the handshake
+            refused = True
+        self.assertTrue(refused, "a 4th connection was served with --max-conns 3")
+        await conns[0].close()
+        # The freed slot is usable again (its release may take a moment).
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 10
+        while True:
+            try:
+                c = await self.ws(d)
+                await c.ping()
+                break
+            except Exception:  # noqa: BLE001
+                self.assertLess(loop.time(), end, "no connection accepted after one closed")
+                await asyncio.sleep(0.1)
+
+    async def test_ready_line_is_printed_at_any_log_level(self):
+        # §10: the `ready` line is the start-up contract, so quieter logging
+        # must not hide it (Daemon.start waits for it).
+        d = self.daemon("--log-level", "error")
+        c = await self.client(d)
+        await c.ping()
+
+
 class Persistence(DaemonCase):
     async def test_without_secret_flag_a_0600_secret_file_is_created_and_used(self):
         d = self.daemon(secret=None)

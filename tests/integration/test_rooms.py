@@ -90,6 +90,42 @@ class JoinLeave(DaemonCase):
         self.assertEqual((await g.push("msg", room=room))["body"], "hello")
 
 
+class Guests(DaemonCase):
+    async def test_allow_guests_off_refuses_guest_joins_but_not_users(self):
+        d = self.daemon("--allow-guests", "off")
+        room = room_name("ng")
+        a = await self.user(d, "alice", room=room)
+        # Interpretation: a guest join the room does not allow is refused
+        # for lack of permission (10007).
+        n = await self.guest(d, "json", login=False)
+        self.assertErr(await n.request("join", room=room), 10007)
+        g = await self.client(d, "msgpack")
+        r = await g.request("login", guest=True)
+        if r.get("op") == "ok":  # guest login itself may be refused too
+            self.assertErr(await g.request("join", room=room), 10007)
+        q = await self.ws(d, room=room)
+        m = await q.wait_for(lambda m: True, what="first frame")
+        self.assertEqual((m.get("op"), m.get("id")), ("err", 0), m)
+        self.assertEqual(await q.wait_closed(), 1008)
+        self.assertEqual((await a.ok("count", room=room))["count"], 1)
+
+
+class Moderation(DaemonCase):
+    async def test_moderation_by_a_plain_member_gets_10007(self):
+        d = self.daemon()
+        room = room_name("mod")
+        a = await self.user(d, "alice", room=room)
+        b = await self.user(d, "bob", room=room)
+        self.assertErr(await a.request("mute", room=room, user="bob", secs=60), 10007)
+        self.assertErr(await a.request("kick", room=room, user="bob"), 10007)
+        self.assertErr(await a.request("mute_all", room=room, on=True), 10007)
+        # Nothing happened to bob.
+        r = await b.ok("send", room=room, body="still talking")
+        self.assertGreater(r["seq"], 0)
+        await a.push("msg", room=room, seq=r["seq"])
+        self.assertEqual(a.take(lambda m: m.get("op") == "event"), [])
+
+
 class MaxRooms(DaemonCase):
     async def test_max_rooms_per_conn_refuses_one_more_until_a_leave(self):
         d = self.daemon("--max-rooms-per-conn", "2")
