@@ -31,7 +31,7 @@ static void usage(FILE *out)
             "  --subscribe TEXT           ws-relay: text frame every connection sends on open\n"
             "load:\n"
             "  --conns N   receivers          --rooms N        rooms (receivers spread evenly)\n"
-            "  --publishers N  per room (default: one per 16 msg/s, the per-user limit is 20/s)\n"
+            "  --publishers N  per room (default: one per 10 msg/s; the per-user limit is 20/s)\n"
             "  --rate R    msg/s per room (0 = unlimited, paced by --window)   --window W\n"
             "  --size B    body bytes (100)   --pri high|normal|low|lowest (high)\n"
             "  --duration S  --settle S  --drain S\n"

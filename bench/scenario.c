@@ -13,8 +13,9 @@
 #include "wire.h"
 
 /* The engine's default per-user send limit is 20 msg/s (PROTOCOL.md §3), so a
- * rate-mode room gets one publisher user per this many msg/s. */
-#define PUB_RATE_PER_USER 16
+ * rate-mode room gets one publisher user per this many msg/s: half the
+ * limit, because the engine may read a publisher's sends in bursts. */
+#define PUB_RATE_PER_USER 10
 #define DEFAULT_WINDOW 16
 #define DEFAULT_CONNECT_WINDOW 512
 #define DEFAULT_CONNECT_TIMEOUT 30.0
