@@ -57,10 +57,15 @@ class FrequencyControl(DaemonCase):
         start = loop.time() + 0.05
 
         async def run(conn, pri, rate):
+            # Sends are at least 1/rate apart and never catch up after a
+            # stall, so a sender never offers more than its rate in any
+            # window: what "under the rate" promises stays true here.
+            nxt = start
             for i in range(int(rate * duration)):
-                delay = start + i / rate - loop.time()
+                delay = nxt - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                nxt = max(nxt, loop.time()) + 1.0 / rate
                 rnd = next(counter)
                 rid = conn.new_id()
                 sent[rnd] = pri
