@@ -28,6 +28,9 @@
 typedef enum lr_store_op_kind {
     LR_STORE_OP_ROOM_PUT,
     LR_STORE_OP_ROOM_DELETE,
+    LR_STORE_OP_MEMBER_PUT,
+    LR_STORE_OP_USER_PUT,
+    LR_STORE_OP_SWEEP,
 } lr_store_op_kind;
 
 /* One queued write: this header is embedded first in a kind-specific
@@ -49,10 +52,28 @@ typedef struct op_room_delete {
     char id[LR_MAX_ROOM_ID + 1];
 } op_room_delete;
 
+typedef struct op_member_put {
+    lr_store_op op;
+    lr_member_rec rec;
+} op_member_put;
+
+typedef struct op_user_put {
+    lr_store_op op;
+    lr_user_rec rec;
+} op_user_put;
+
+typedef struct op_sweep {
+    lr_store_op op;
+    int64_t now_ms;
+} op_sweep;
+
 /* free(op) releases the whole kind-specific struct only because op is its
  * first member. */
 _Static_assert(offsetof(op_room_put, op) == 0, "op header first");
 _Static_assert(offsetof(op_room_delete, op) == 0, "op header first");
+_Static_assert(offsetof(op_member_put, op) == 0, "op header first");
+_Static_assert(offsetof(op_user_put, op) == 0, "op header first");
+_Static_assert(offsetof(op_sweep, op) == 0, "op header first");
 
 struct lr_store {
     const lr_store_ops *ops;
@@ -77,6 +98,19 @@ static void set_err(char *err, size_t errcap, const char *msg)
     if (err && errcap) snprintf(err, errcap, "%s", msg);
 }
 
+/* The delete-when-meaningless rule lives here rather than in each backend
+ * so that every backend keeps the same rows. */
+static bool member_meaningful(const lr_member_rec *r)
+{
+    return r->role != LR_STORE_ROLE_MEMBER || r->muted_until_ms != 0 || r->banned_until_ms != 0;
+}
+
+static int apply_member_put(lr_store *s, const lr_member_rec *r)
+{
+    if (member_meaningful(r)) return s->ops->member_put(s->be, r);
+    return s->ops->member_delete(s->be, r->room, r->user);
+}
+
 /* Runs one batch: one transaction for all of it, so one fsync. A failing
  * write fails the whole batch rather than being isolated with savepoints:
  * with upserts and deletes by key nothing fails per record, only the
@@ -93,6 +127,15 @@ static int run_batch(lr_store *s, lr_store_op *batch)
             break;
         case LR_STORE_OP_ROOM_DELETE:
             rc = ops->room_delete(s->be, LR_CONTAINER_OF(op, op_room_delete, op)->id);
+            break;
+        case LR_STORE_OP_MEMBER_PUT:
+            rc = apply_member_put(s, &LR_CONTAINER_OF(op, op_member_put, op)->rec);
+            break;
+        case LR_STORE_OP_USER_PUT:
+            rc = ops->user_put(s->be, &LR_CONTAINER_OF(op, op_user_put, op)->rec);
+            break;
+        case LR_STORE_OP_SWEEP:
+            rc = ops->sweep_expired(s->be, LR_CONTAINER_OF(op, op_sweep, op)->now_ms);
             break;
         }
     }
@@ -237,6 +280,11 @@ static bool id_ok(const char *id)
     return id && id[0] && strnlen(id, LR_MAX_ROOM_ID + 1) <= LR_MAX_ROOM_ID;
 }
 
+static bool user_id_ok(const char *id)
+{
+    return id && id[0] && strnlen(id, LR_MAX_USER_ID + 1) <= LR_MAX_USER_ID;
+}
+
 int lr_store_room_put(lr_store *s, const lr_room_rec *rec, lr_store_done_cb done, void *ctx)
 {
     if (!id_ok(rec->id) || !str_ok(rec->type, sizeof(rec->type)) ||
@@ -259,6 +307,41 @@ int lr_store_room_delete(lr_store *s, const char *id, lr_store_done_cb done, voi
     if (!w) return LR_ENOMEM;
     w->op.kind = LR_STORE_OP_ROOM_DELETE;
     memcpy(w->id, id, strlen(id) + 1);
+    return enqueue(s, &w->op, done, ctx);
+}
+
+int lr_store_member_put(lr_store *s, const lr_member_rec *rec, lr_store_done_cb done, void *ctx)
+{
+    if (!id_ok(rec->room) || !user_id_ok(rec->user) || rec->role > LR_STORE_ROLE_ADMIN ||
+        rec->muted_until_ms < 0 || rec->banned_until_ms < 0 ||
+        !str_ok(rec->ban_desc, sizeof(rec->ban_desc)))
+        return LR_EINVAL;
+    op_member_put *w = malloc(sizeof(*w));
+    if (!w) return LR_ENOMEM;
+    w->op.kind = LR_STORE_OP_MEMBER_PUT;
+    w->rec = *rec;
+    return enqueue(s, &w->op, done, ctx);
+}
+
+int lr_store_user_put(lr_store *s, const lr_user_rec *rec, lr_store_done_cb done, void *ctx)
+{
+    if (!user_id_ok(rec->id) || !str_ok(rec->nick, sizeof(rec->nick)) ||
+        !str_ok(rec->face_url, sizeof(rec->face_url)))
+        return LR_EINVAL;
+    op_user_put *w = malloc(sizeof(*w));
+    if (!w) return LR_ENOMEM;
+    w->op.kind = LR_STORE_OP_USER_PUT;
+    w->rec = *rec;
+    return enqueue(s, &w->op, done, ctx);
+}
+
+int lr_store_sweep_expired(lr_store *s, int64_t now_ms, lr_store_done_cb done, void *ctx)
+{
+    if (now_ms < 0) return LR_EINVAL;
+    op_sweep *w = malloc(sizeof(*w));
+    if (!w) return LR_ENOMEM;
+    w->op.kind = LR_STORE_OP_SWEEP;
+    w->now_ms = now_ms;
     return enqueue(s, &w->op, done, ctx);
 }
 
@@ -285,6 +368,31 @@ int lr_store_room_each(lr_store *s, lr_store_room_cb cb, void *ctx)
 {
     pthread_mutex_lock(&s->read_mu);
     int rc = s->ops->room_each(s->be, cb, ctx);
+    pthread_mutex_unlock(&s->read_mu);
+    return rc;
+}
+
+int lr_store_member_each(lr_store *s, lr_store_member_cb cb, void *ctx)
+{
+    pthread_mutex_lock(&s->read_mu);
+    int rc = s->ops->member_each(s->be, cb, ctx);
+    pthread_mutex_unlock(&s->read_mu);
+    return rc;
+}
+
+int lr_store_user_get(lr_store *s, const char *id, lr_user_rec *out)
+{
+    if (!user_id_ok(id)) return LR_ENOENT; /* no such key can have been stored */
+    pthread_mutex_lock(&s->read_mu);
+    int rc = s->ops->user_get(s->be, id, out);
+    pthread_mutex_unlock(&s->read_mu);
+    return rc;
+}
+
+int lr_store_user_each(lr_store *s, lr_store_user_cb cb, void *ctx)
+{
+    pthread_mutex_lock(&s->read_mu);
+    int rc = s->ops->user_each(s->be, cb, ctx);
     pthread_mutex_unlock(&s->read_mu);
     return rc;
 }

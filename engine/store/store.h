@@ -29,6 +29,31 @@ typedef struct lr_room_rec {
     bool report_limited;
 } lr_room_rec;
 
+/* ban_group_member's Description, bytes. */
+#define LR_STORE_MAX_BAN_DESC 1000
+
+/* What a room remembers about one user beyond its online presence. The
+ * owner is not here: it lives in the room record. */
+typedef struct lr_member_rec {
+    char room[LR_MAX_ROOM_ID + 1];
+    char user[LR_MAX_USER_ID + 1];
+    uint8_t role;            /* 0 member, 1 admin (owner lives in the room rec) */
+    int64_t muted_until_ms;  /* 0 = none */
+    int64_t banned_until_ms; /* 0 = none */
+    char ban_desc[LR_STORE_MAX_BAN_DESC + 1];
+} lr_member_rec;
+
+#define LR_STORE_ROLE_MEMBER 0
+#define LR_STORE_ROLE_ADMIN 1
+
+/* A user profile from im_open_login_svc/account_import: the nick and avatar
+ * put into pushes. */
+typedef struct lr_user_rec {
+    char id[LR_MAX_USER_ID + 1];
+    char nick[LR_MAX_NICK + 1];
+    char face_url[LR_MAX_AVATAR + 1];
+} lr_user_rec;
+
 typedef struct lr_store lr_store;
 
 /* Writes queued and not yet completed (done called), across every kind of
@@ -52,6 +77,14 @@ int lr_store_check(lr_store *s);
 int lr_store_room_get(lr_store *s, const char *id, lr_room_rec *out);
 typedef void (*lr_store_room_cb)(void *ctx, const lr_room_rec *rec);
 int lr_store_room_each(lr_store *s, lr_store_room_cb cb, void *ctx);
+/* Every member row, ordered by room then user; same rules as room_each. */
+typedef void (*lr_store_member_cb)(void *ctx, const lr_member_rec *rec);
+int lr_store_member_each(lr_store *s, lr_store_member_cb cb, void *ctx);
+/* LR_ENOENT also for an id that no put could have accepted. */
+int lr_store_user_get(lr_store *s, const char *id, lr_user_rec *out);
+/* Every user profile in id order; same rules as room_each. */
+typedef void (*lr_store_user_cb)(void *ctx, const lr_user_rec *rec);
+int lr_store_user_each(lr_store *s, lr_store_user_cb cb, void *ctx);
 
 /*
  * Asynchronous writes. Each is queued to the store thread, committed in a
@@ -63,7 +96,25 @@ int lr_store_room_each(lr_store *s, lr_store_room_cb cb, void *ctx);
  */
 typedef void (*lr_store_done_cb)(void *ctx, int rc);
 int lr_store_room_put(lr_store *s, const lr_room_rec *rec, lr_store_done_cb done, void *ctx);
+/* Deleting a room deletes its member rows in the same transaction. */
 int lr_store_room_delete(lr_store *s, const char *id, lr_store_done_cb done, void *ctx);
+
+/* Upsert of (rec->room, rec->user). A record with role 0 and no mute or ban
+ * (both times 0) deletes the row instead, so only meaningful state is kept.
+ * An expired but non-zero time still counts until lr_store_sweep_expired.
+ * A put for a room the store does not hold (deleted before the put was
+ * applied) is dropped and reported as success: the member state of a
+ * destroyed room is meaningless. LR_EINVAL also for a role other than 0 or
+ * 1 or a negative time. */
+int lr_store_member_put(lr_store *s, const lr_member_rec *rec, lr_store_done_cb done, void *ctx);
+
+/* Upsert of the profile rec->id. */
+int lr_store_user_put(lr_store *s, const lr_user_rec *rec, lr_store_done_cb done, void *ctx);
+
+/* Clears every mute and ban with 0 < until <= now_ms (a ban's description
+ * with it) and deletes the rows that leaves meaningless. LR_EINVAL for a
+ * negative now_ms. */
+int lr_store_sweep_expired(lr_store *s, int64_t now_ms, lr_store_done_cb done, void *ctx);
 
 /* Block until every write queued before the call is committed (drain, tests).
  * Never call it from a done callback: that runs on the store thread. */

@@ -30,13 +30,24 @@ typedef struct lr_store_ops {
     int (*commit)(void *be);
     void (*rollback)(void *be);
     int (*room_put)(void *be, const lr_room_rec *rec);
+    /* Also deletes the room's member rows. */
     int (*room_delete)(void *be, const char *id);
+    /* Upsert; a no-op (0) when the room is not stored. The store routes a
+     * meaningless record to member_delete, so the backend never sees one. */
+    int (*member_put)(void *be, const lr_member_rec *rec);
+    int (*member_delete)(void *be, const char *room, const char *user);
+    int (*user_put)(void *be, const lr_user_rec *rec);
+    /* Semantics of lr_store_sweep_expired. */
+    int (*sweep_expired)(void *be, int64_t now_ms);
 
     /* Read side: called from any thread, one at a time (the store holds its
      * read lock), concurrently with the write side. */
-    int (*room_get)(void *be, const char *id, lr_room_rec *out); /* 0, ENOENT, EIO */
-    int (*room_each)(void *be, lr_store_room_cb cb, void *ctx);  /* 0, EIO */
-    int (*check)(void *be);                                      /* 0, EIO */
+    int (*room_get)(void *be, const char *id, lr_room_rec *out);    /* 0, ENOENT, EIO */
+    int (*room_each)(void *be, lr_store_room_cb cb, void *ctx);     /* 0, EIO */
+    int (*member_each)(void *be, lr_store_member_cb cb, void *ctx); /* 0, EIO */
+    int (*user_get)(void *be, const char *id, lr_user_rec *out);    /* 0, ENOENT, EIO */
+    int (*user_each)(void *be, lr_store_user_cb cb, void *ctx);     /* 0, EIO */
+    int (*check)(void *be);                                         /* 0, EIO */
 } lr_store_ops;
 
 /* Open a backend through its ops and start the store thread on it. */

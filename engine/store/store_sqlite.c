@@ -52,6 +52,32 @@ static const char *const migrations[] = {
     " member_events INTEGER NOT NULL,"
     " report_limited INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+
+    /* 2: per-room member state (roles, mutes, bans) and user profiles.
+     * The cascade makes a room delete take its members in the same
+     * statement; the primary key's room_id prefix serves the cascade's
+     * lookup. Times are unix ms, 0 = none. The two expiry indexes are
+     * partial so that they only hold the rows a sweep can touch; the third
+     * is empty except inside a sweep (a put never stores such a row), which
+     * lets the sweep find the rows it emptied without scanning the table. */
+    "CREATE TABLE members ("
+    " room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL,"
+    " role INTEGER NOT NULL,"
+    " muted_until INTEGER NOT NULL,"
+    " banned_until INTEGER NOT NULL,"
+    " ban_desc TEXT NOT NULL,"
+    " PRIMARY KEY (room_id, user_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX members_mute_expiry ON members (muted_until) WHERE muted_until > 0;"
+    "CREATE INDEX members_ban_expiry ON members (banned_until) WHERE banned_until > 0;"
+    "CREATE INDEX members_meaningless ON members (room_id)"
+    " WHERE role = 0 AND muted_until = 0 AND banned_until = 0;"
+    "CREATE TABLE users ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " nick TEXT NOT NULL,"
+    " face_url TEXT NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 #define ROOM_COLS                                                                                  \
@@ -73,11 +99,45 @@ static const char sql_room_delete[] = "DELETE FROM rooms WHERE id = ?1";
 static const char sql_room_get[] = "SELECT " ROOM_COLS " FROM rooms WHERE id = ?1";
 static const char sql_room_each[] = "SELECT " ROOM_COLS " FROM rooms ORDER BY id";
 
+#define MEMBER_COLS "room_id, user_id, role, muted_until, banned_until, ban_desc"
+
+/* INSERT … SELECT … WHERE EXISTS rather than a plain insert: a put racing
+ * a room delete must not violate the foreign key, since that would fail the
+ * whole batch and every unrelated write in it. (The WHERE also settles
+ * SQLite's parsing ambiguity between an upsert's ON and a join's.) */
+static const char sql_member_put[] =
+    "INSERT INTO members (" MEMBER_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+    "WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1) "
+    "ON CONFLICT (room_id, user_id) DO UPDATE SET role = excluded.role, "
+    "muted_until = excluded.muted_until, banned_until = excluded.banned_until, "
+    "ban_desc = excluded.ban_desc";
+static const char sql_member_delete[] = "DELETE FROM members WHERE room_id = ?1 AND user_id = ?2";
+static const char sql_member_each[] =
+    "SELECT " MEMBER_COLS " FROM members ORDER BY room_id, user_id";
+/* Each clause repeats its partial index's condition so the planner can use
+ * the index. */
+static const char sql_sweep_mutes[] =
+    "UPDATE members SET muted_until = 0 WHERE muted_until > 0 AND muted_until <= ?1";
+static const char sql_sweep_bans[] = "UPDATE members SET banned_until = 0, ban_desc = '' "
+                                     "WHERE banned_until > 0 AND banned_until <= ?1";
+static const char sql_sweep_empty[] =
+    "DELETE FROM members WHERE role = 0 AND muted_until = 0 AND banned_until = 0";
+
+#define USER_COLS "id, nick, face_url"
+static const char sql_user_put[] =
+    "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
+    "nick = excluded.nick, face_url = excluded.face_url";
+static const char sql_user_get[] = "SELECT " USER_COLS " FROM users WHERE id = ?1";
+static const char sql_user_each[] = "SELECT " USER_COLS " FROM users ORDER BY id";
+
 typedef struct sqlite_be {
     sqlite3 *w; /* store thread */
     sqlite3 *r; /* under the store's read lock */
     sqlite3_stmt *begin, *commit, *rollback, *room_put, *room_delete;
+    sqlite3_stmt *member_put, *member_delete, *user_put;
+    sqlite3_stmt *sweep_mutes, *sweep_bans, *sweep_empty;
     sqlite3_stmt *room_get, *room_each, *check;
+    sqlite3_stmt *member_each, *user_get, *user_each;
 } sqlite_be;
 
 int lr_store_sqlite_schema_version(void)
@@ -209,8 +269,11 @@ static void sqlite_close(void *p)
 {
     sqlite_be *be = p;
     if (!be) return;
-    sqlite3_stmt *all[] = {be->begin,       be->commit,   be->rollback,  be->room_put,
-                           be->room_delete, be->room_get, be->room_each, be->check};
+    sqlite3_stmt *all[] = {be->begin,       be->commit,     be->rollback,      be->room_put,
+                           be->room_delete, be->member_put, be->member_delete, be->user_put,
+                           be->sweep_mutes, be->sweep_bans, be->sweep_empty,   be->room_get,
+                           be->room_each,   be->check,      be->member_each,   be->user_get,
+                           be->user_each};
     for (size_t i = 0; i < LR_ARRAY_LEN(all); i++)
         sqlite3_finalize(all[i]);
     /* close_v2 would defer a close that statements still block; every
@@ -276,8 +339,17 @@ static void *sqlite_open(const char *dir, int timeout_ms, char *err, size_t errc
         prepare(be->w, "ROLLBACK", &be->rollback, err, errcap) ||
         prepare(be->w, sql_room_put, &be->room_put, err, errcap) ||
         prepare(be->w, sql_room_delete, &be->room_delete, err, errcap) ||
+        prepare(be->w, sql_member_put, &be->member_put, err, errcap) ||
+        prepare(be->w, sql_member_delete, &be->member_delete, err, errcap) ||
+        prepare(be->w, sql_user_put, &be->user_put, err, errcap) ||
+        prepare(be->w, sql_sweep_mutes, &be->sweep_mutes, err, errcap) ||
+        prepare(be->w, sql_sweep_bans, &be->sweep_bans, err, errcap) ||
+        prepare(be->w, sql_sweep_empty, &be->sweep_empty, err, errcap) ||
         prepare(be->r, sql_room_get, &be->room_get, err, errcap) ||
         prepare(be->r, sql_room_each, &be->room_each, err, errcap) ||
+        prepare(be->r, sql_member_each, &be->member_each, err, errcap) ||
+        prepare(be->r, sql_user_get, &be->user_get, err, errcap) ||
+        prepare(be->r, sql_user_each, &be->user_each, err, errcap) ||
         prepare(be->r, "PRAGMA user_version", &be->check, err, errcap))
         goto err;
     return be;
@@ -349,6 +421,52 @@ static int sqlite_room_delete(void *p, const char *id)
     return step_done(st);
 }
 
+static int sqlite_member_put(void *p, const lr_member_rec *m)
+{
+    sqlite3_stmt *st = ((sqlite_be *)p)->member_put;
+    if (bind_text(st, 1, m->room) || bind_text(st, 2, m->user) ||
+        sqlite3_bind_int(st, 3, m->role) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, m->muted_until_ms) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 5, m->banned_until_ms) != SQLITE_OK ||
+        bind_text(st, 6, m->ban_desc)) {
+        sqlite3_clear_bindings(st);
+        return LR_EIO;
+    }
+    return step_done(st);
+}
+
+static int sqlite_member_delete(void *p, const char *room, const char *user)
+{
+    sqlite3_stmt *st = ((sqlite_be *)p)->member_delete;
+    if (bind_text(st, 1, room) || bind_text(st, 2, user)) {
+        sqlite3_clear_bindings(st);
+        return LR_EIO;
+    }
+    return step_done(st);
+}
+
+static int sqlite_user_put(void *p, const lr_user_rec *u)
+{
+    sqlite3_stmt *st = ((sqlite_be *)p)->user_put;
+    if (bind_text(st, 1, u->id) || bind_text(st, 2, u->nick) || bind_text(st, 3, u->face_url)) {
+        sqlite3_clear_bindings(st);
+        return LR_EIO;
+    }
+    return step_done(st);
+}
+
+static int sqlite_sweep_expired(void *p, int64_t now_ms)
+{
+    sqlite_be *be = p;
+    sqlite3_stmt *clear[] = {be->sweep_mutes, be->sweep_bans};
+    for (size_t i = 0; i < LR_ARRAY_LEN(clear); i++) {
+        if (sqlite3_bind_int64(clear[i], 1, now_ms) != SQLITE_OK || step_done(clear[i]) != LR_OK)
+            return LR_EIO;
+    }
+    /* only after both clears: a row is meaningless when neither is left */
+    return step_done(be->sweep_empty);
+}
+
 /* Copies a text column, truncating to the field (only a database edited by
  * hand can hold a longer value). NULL only comes from out-of-memory since
  * every column is NOT NULL. */
@@ -415,6 +533,77 @@ static int sqlite_room_each(void *p, lr_store_room_cb cb, void *ctx)
     return rc;
 }
 
+static int member_row(sqlite3_stmt *st, lr_member_rec *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (col_text(st, 0, m->room, sizeof(m->room)) || col_text(st, 1, m->user, sizeof(m->user)) ||
+        col_text(st, 5, m->ban_desc, sizeof(m->ban_desc)))
+        return LR_EIO;
+    m->role = (uint8_t)sqlite3_column_int(st, 2);
+    m->muted_until_ms = sqlite3_column_int64(st, 3);
+    m->banned_until_ms = sqlite3_column_int64(st, 4);
+    return LR_OK;
+}
+
+static int user_row(sqlite3_stmt *st, lr_user_rec *u)
+{
+    memset(u, 0, sizeof(*u));
+    if (col_text(st, 0, u->id, sizeof(u->id)) || col_text(st, 1, u->nick, sizeof(u->nick)) ||
+        col_text(st, 2, u->face_url, sizeof(u->face_url)))
+        return LR_EIO;
+    return LR_OK;
+}
+
+static int sqlite_member_each(void *p, lr_store_member_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = ((sqlite_be *)p)->member_each;
+    lr_member_rec rec;
+    int s, rc = LR_OK;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (member_row(st, &rec) != LR_OK) {
+            rc = LR_EIO;
+            break;
+        }
+        cb(ctx, &rec);
+    }
+    if (s != SQLITE_ROW && s != SQLITE_DONE) rc = LR_EIO;
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sqlite_user_get(void *p, const char *id, lr_user_rec *out)
+{
+    sqlite3_stmt *st = ((sqlite_be *)p)->user_get;
+    int rc = LR_EIO;
+    if (bind_text(st, 1, id) == 0) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_ROW)
+            rc = user_row(st, out);
+        else if (s == SQLITE_DONE)
+            rc = LR_ENOENT;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int sqlite_user_each(void *p, lr_store_user_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = ((sqlite_be *)p)->user_each;
+    lr_user_rec rec;
+    int s, rc = LR_OK;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (user_row(st, &rec) != LR_OK) {
+            rc = LR_EIO;
+            break;
+        }
+        cb(ctx, &rec);
+    }
+    if (s != SQLITE_ROW && s != SQLITE_DONE) rc = LR_EIO;
+    sqlite3_reset(st);
+    return rc;
+}
+
 static int sqlite_check(void *p)
 {
     sqlite3_stmt *st = ((sqlite_be *)p)->check;
@@ -432,8 +621,15 @@ const lr_store_ops lr_store_sqlite_ops = {
     .rollback = sqlite_rollback,
     .room_put = sqlite_room_put,
     .room_delete = sqlite_room_delete,
+    .member_put = sqlite_member_put,
+    .member_delete = sqlite_member_delete,
+    .user_put = sqlite_user_put,
+    .sweep_expired = sqlite_sweep_expired,
     .room_get = sqlite_room_get,
     .room_each = sqlite_room_each,
+    .member_each = sqlite_member_each,
+    .user_get = sqlite_user_get,
+    .user_each = sqlite_user_each,
     .check = sqlite_check,
 };
 

@@ -1,9 +1,9 @@
 /*
  * test_store.c proves the store's contract on the SQLite backend: every
  * field round-trips, batches commit and report through done callbacks,
- * state survives close and kill -9, the schema migrates by user_version,
- * the write queue is bounded, and a failed commit reports LR_EIO. Each test
- * works in its own fresh mkdtemp directory.
+ * state survives close and kill -9 (rooms, users and members alike), the schema migrates by
+ * user_version, the write queue is bounded, and a failed commit reports LR_EIO. Each test works in
+ * its own fresh mkdtemp directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,119 +12,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store/store.h"
-#include "store/store_impl.h"
-
-typedef struct fixture {
-    char dir[256];
-    char err[256];
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    if (!f) return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof(f->dir), "%s/lr_store_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-static lr_store *open_store(fixture *f)
-{
-    f->err[0] = '\0';
-    lr_store *s = lr_store_open_sqlite(f->dir, f->err, sizeof(f->err));
-    if (!s) fail_msg("open %s: %s", f->dir, f->err);
-    return s;
-}
-
-/* Fills every field from n so that two records differ in each field. */
-static void make_rec(lr_room_rec *r, int n)
-{
-    memset(r, 0, sizeof(*r));
-    snprintf(r->id, sizeof(r->id), "room-%06d", n);
-    snprintf(r->type, sizeof(r->type), "AVChatRoom");
-    snprintf(r->name, sizeof(r->name), "name %d", n);
-    if (n % 3) snprintf(r->owner, sizeof(r->owner), "owner%d", n); /* else empty */
-    snprintf(r->intro, sizeof(r->intro), "intro %d", n);
-    snprintf(r->notification, sizeof(r->notification), "note %d", n);
-    snprintf(r->face_url, sizeof(r->face_url), "https://img.example/%d.png", n);
-    r->create_time = 1700000000 + n;
-    r->mute_all = n % 2;
-    r->rate = (uint32_t)n * 7u;
-    r->history = n % 52 - 1;
-    r->allow_guests = n % 3 == 0;
-    r->member_events = n % 5 != 0;
-    r->report_limited = n % 7 == 0;
-}
-
-static void assert_rec_equal(const lr_room_rec *a, const lr_room_rec *b)
-{
-    assert_string_equal(a->id, b->id);
-    assert_string_equal(a->type, b->type);
-    assert_string_equal(a->name, b->name);
-    assert_string_equal(a->owner, b->owner);
-    assert_string_equal(a->intro, b->intro);
-    assert_string_equal(a->notification, b->notification);
-    assert_string_equal(a->face_url, b->face_url);
-    assert_int_equal(a->create_time, b->create_time);
-    assert_int_equal(a->mute_all, b->mute_all);
-    assert_int_equal(a->rate, b->rate);
-    assert_int_equal(a->history, b->history);
-    assert_int_equal(a->allow_guests, b->allow_guests);
-    assert_int_equal(a->member_events, b->member_events);
-    assert_int_equal(a->report_limited, b->report_limited);
-}
-
-/* Done callbacks run on the store thread; the test reads after a sync. */
-typedef struct counts {
-    atomic_int ok;
-    atomic_int eio;
-    atomic_int other;
-} counts;
-
-static void count_done(void *ctx, int rc)
-{
-    counts *c = ctx;
-    if (rc == 0)
-        atomic_fetch_add(&c->ok, 1);
-    else if (rc == LR_EIO)
-        atomic_fetch_add(&c->eio, 1);
-    else
-        atomic_fetch_add(&c->other, 1);
-}
+#include "store_fixture.h"
 
 typedef struct collect {
     int n;
@@ -289,31 +183,6 @@ static void close_drains_and_reopen_sees_everything(void **state)
         }
     }
     lr_store_close(s);
-}
-
-static int raw_user_version(const char *dir)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/liveroom.db", dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-static void raw_exec(const char *dir, const char *sql)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/liveroom.db", dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
 }
 
 static void migration_sets_user_version_on_a_new_db(void **state)
@@ -491,8 +360,9 @@ static void a_done_callback_may_queue_the_next_write(void **state)
     lr_store_close(s);
 }
 
-/* The child writes rounds of rooms and reports after each acknowledged
- * round; it never stops on its own before being killed. */
+/* The child writes rounds of rooms, users and members (one per even n, in
+ * room n) and reports after each acknowledged round; it never stops on its
+ * own before being killed. */
 enum { CRASH_ROUND = 50, CRASH_MIN_ACKED = 1000, CRASH_CHILD_MAX = 2000000 };
 
 static void crash_child(const char *dir, int wfd)
@@ -502,13 +372,20 @@ static void crash_child(const char *dir, int wfd)
     if (!s) _exit(2);
     counts c = {0};
     lr_room_rec r;
+    lr_user_rec u;
+    lr_member_rec m;
     for (int n = 0; n < CRASH_CHILD_MAX;) {
         for (int i = 0; i < CRASH_ROUND; i++, n++) {
             make_rec(&r, n);
-            if (lr_store_room_put(s, &r, count_done, &c) != 0) _exit(3);
+            make_user(&u, n);
+            make_member(&m, n, n);
+            if (lr_store_room_put(s, &r, count_done, &c) != 0 ||
+                lr_store_user_put(s, &u, count_done, &c) != 0 ||
+                (n % 2 == 0 && lr_store_member_put(s, &m, count_done, &c) != 0))
+                _exit(3);
         }
         lr_store_sync(s);
-        if (atomic_load(&c.ok) != n) _exit(4);
+        if (atomic_load(&c.ok) != n * 2 + (n + 1) / 2) _exit(4);
         char line[32];
         int len = snprintf(line, sizeof(line), "acked %d\n", n);
         if (write(wfd, line, (size_t)len) != len) _exit(5);
@@ -535,6 +412,30 @@ static int read_acked(int fd, char *buf, size_t cap, size_t *len, int *last, int
         if (got <= 0) return got == 0 ? *last : -1;
         *len += (size_t)got;
     }
+}
+
+/* member_each after the crash: each row must be the one the child wrote
+ * for its n; counted, not asserted, because cb runs under the read lock. */
+typedef struct crash_members {
+    bool *seen;
+    int wrong;
+} crash_members;
+
+static void crash_member_cb(void *ctx, const lr_member_rec *rec)
+{
+    crash_members *cm = ctx;
+    int n;
+    lr_member_rec want;
+    if (sscanf(rec->room, "room-%d", &n) != 1 || n < 0 || n >= CRASH_CHILD_MAX) {
+        cm->wrong++;
+        return;
+    }
+    make_member(&want, n, n);
+    if (cm->seen[n] || strcmp(rec->user, want.user) != 0 || rec->role != want.role ||
+        rec->muted_until_ms != want.muted_until_ms ||
+        rec->banned_until_ms != want.banned_until_ms || strcmp(rec->ban_desc, want.ban_desc) != 0)
+        cm->wrong++;
+    cm->seen[n] = true;
 }
 
 static void acked_writes_survive_kill_9(void **state)
@@ -576,7 +477,25 @@ static void acked_writes_survive_kill_9(void **state)
     collect col = {.ordered = true};
     assert_int_equal(lr_store_room_each(s, collect_cb, &col), 0);
     assert_true(col.n >= last);
+
+    lr_user_rec u, got_user;
+    for (int i = 0; i < last; i++) {
+        make_user(&u, i);
+        int rc = lr_store_user_get(s, u.id, &got_user);
+        if (rc != 0) fail_msg("acked user %d of %d missing after kill -9 (rc %d)", i, last, rc);
+        assert_user_equal(&got_user, &u);
+    }
+    crash_members cm = {.seen = calloc(CRASH_CHILD_MAX, sizeof(bool))};
+    assert_non_null(cm.seen);
+    int rc = lr_store_member_each(s, crash_member_cb, &cm);
     lr_store_close(s);
+    int missing = 0;
+    for (int i = 0; i < last; i += 2)
+        missing += !cm.seen[i];
+    free(cm.seen);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cm.wrong, 0);
+    assert_int_equal(missing, 0);
 }
 
 int main(void)
