@@ -39,7 +39,7 @@ static void usage(FILE *out)
             "  --threads N   worker threads (raised to hold 19,000 connections each)\n"
             "  --connect-window N  connections being set up at once per worker (512)\n"
             "  --connect-timeout S  give up when no connection progressed for S (30)\n"
-            "  --src-addrs N  bind to 127.0.0.1..N (default: one per 16,000 connections)\n"
+            "  --src-addrs N  bind to 127.0.0.1..N (default: one per 4,000 connections)\n"
             "  --recv-bufs N --recv-buf-size B   provided receive buffers per worker\n"
             "  --keepalive S  raw TCP: ping op period per connection (25)\n"
             "report:\n"

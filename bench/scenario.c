@@ -20,7 +20,11 @@
 #define DEFAULT_CONNECT_WINDOW 512
 #define DEFAULT_CONNECT_TIMEOUT 30.0
 #define DEFAULT_KEEPALIVE 25.0
-#define CONNS_PER_SRC_ADDR 16000 /* well under the 28,232 ephemeral ports per 4-tuple */
+/* connect() tries ports of one parity first (half of the 28,232 ephemeral
+ * ports) and scans all of that half before the other, so a source address
+ * past ~14,000 connections to one server makes every connect O(n): keep each
+ * address far below that; 127.0.0.0/8 has plenty. */
+#define CONNS_PER_SRC_ADDR 4000
 #define RECV_BUF_SIZE 2048
 #define RECV_BUFS_MAX 32768 /* the kernel's limit on a provided-buffer ring */
 
