@@ -339,7 +339,7 @@ int main(int argc, char **argv)
              (unsigned)((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 4)) & 0xfffff);
 
     int rc = bench_run_execute(&run);
-    if (rc != 0 && rc != LR_EAGAIN) {
+    if (rc != 0 && rc != LR_EAGAIN && rc != LR_ENOENT) {
         fprintf(stderr, "liveroom-bench: the run failed (%d)\n", rc);
         bench_workers_free(&run);
         free(run.samples);

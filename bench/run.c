@@ -286,6 +286,14 @@ int bench_run_execute(bench_run *run)
     r->self_cpu_connect = self_c - self0;
     take_sample(run, true);
 
+    /* nobody in: there is nothing to publish to or measure */
+    bool nobody = sum_live(run).joined == 0;
+    if (nobody) {
+        fprintf(stderr, "liveroom-bench: no connection joined; is the server at %s:%d?\n",
+                cfg->host, cfg->port);
+        interrupted = 1;
+    }
+
     /* settle, then measure memory with everyone joined */
     wait_phase(run, cfg->connect_only ? 0 : cfg->settle, "settle", NULL, NULL);
     if (r->engine_sampled) {
@@ -339,5 +347,5 @@ int bench_run_execute(bench_run *run)
     finish(run, cfg->publish ? &eng_w0 : NULL, cfg->publish ? &eng_w1 : NULL, self_w0, self_w1);
     r->self_cpu_total = bench_proc_sample(0).cpu_s - self0;
     free(per_room);
-    return interrupted ? LR_EAGAIN : 0;
+    return nobody ? LR_ENOENT : interrupted ? LR_EAGAIN : 0;
 }
