@@ -62,6 +62,25 @@ int lr_type_parse(lr_str s)
     return -1;
 }
 
+static const int err_codes[LR_ERR_SLOTS - 1] = {
+    LR_ERR_INTERNAL,      LR_ERR_UNKNOWN_OP,    LR_ERR_INVALID_PARAM,  LR_ERR_TOO_FAST,
+    LR_ERR_NO_PERMISSION, LR_ERR_ADMIN_MISSING, LR_ERR_NO_ROOM,        LR_ERR_MALFORMED,
+    LR_ERR_BAD_ROOM_ID,   LR_ERR_REJECTED,      LR_ERR_MUTED,          LR_ERR_BODY_TOO_LARGE,
+    LR_ERR_ROOM_EXISTS,   LR_ERR_FREQ_LIMIT,    LR_ERR_KICKED_OFFLINE, LR_ERR_SIG_EXPIRED,
+    LR_ERR_SIG_MALFORMED, LR_ERR_SIG_VERIFY,    LR_ERR_SIG_USER};
+
+unsigned lr_err_slot(int code)
+{
+    for (unsigned i = 0; i < LR_ERR_SLOTS - 1; i++)
+        if (err_codes[i] == code) return i;
+    return LR_ERR_SLOTS - 1;
+}
+
+int lr_err_slot_code(unsigned slot)
+{
+    return slot < LR_ERR_SLOTS - 1 ? err_codes[slot] : 0;
+}
+
 bool lr_id_valid(lr_str s, size_t max)
 {
     if (s.len == 0 || s.len > max) return false;

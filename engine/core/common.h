@@ -99,6 +99,12 @@ int lr_pri_parse(lr_str s); /* lr_pri or -1 */
 const char *lr_type_name(lr_msg_type t);
 int lr_type_parse(lr_str s); /* lr_msg_type or -1 */
 
+/* Error codes counted in metrics: slot of a code (the last slot counts any
+ * other code) and the code of a slot (0 for the last). */
+#define LR_ERR_SLOTS 20
+unsigned lr_err_slot(int code);
+int lr_err_slot_code(unsigned slot);
+
 /* Room and user ids: 1..max bytes of printable ASCII (0x21..0x7e). */
 bool lr_id_valid(lr_str s, size_t max);
 

@@ -46,6 +46,8 @@ static const opt opts[] = {
     O("secret", T_STR, secret, 0, 0, "signing key (default: <data-dir>/secret)"),
     O("app-id", T_U64, app_id, 1, UINT64_MAX, "SDKAppID"),
     O("auto-create", T_BOOL, auto_create, 0, 1, "create a room on its first join"),
+    O("admins", T_STR, admins, 0, 0, "app admin identifiers, comma-separated (up to 15)"),
+    O("broadcast-rate", T_U32, broadcast_rate, 1, 5, "admin broadcasts per second"),
     O("log-level", T_LOG, log_level, 0, 4, "debug|info|warn|error|off"),
     O("idle-timeout", T_U32, idle_timeout_s, 1, 86400, "seconds without a frame before close"),
     O("ping-interval", T_U32, ping_interval_s, 1, 86400, "seconds of silence before a ping"),
@@ -88,6 +90,8 @@ void lr_config_defaults(lr_config *c)
     snprintf(c->data_dir, sizeof(c->data_dir), "./liveroom-data");
     c->app_id = 1400000000;
     c->auto_create = true;
+    snprintf(c->admins, sizeof(c->admins), "administrator");
+    c->broadcast_rate = 1;
     c->log_level = LR_LOG_INFO;
     c->idle_timeout_s = 60;
     c->ping_interval_s = 30;

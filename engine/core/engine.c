@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin/server.h"
 #include "auth/sig.h"
 #include "core/log.h"
 #include "net/conn.h"
@@ -68,6 +69,20 @@ static void boot_room_cb(void *ctx, const lr_room_rec *rec)
     e->boot_rooms[e->nboot_rooms++] = *rec;
 }
 
+/* Members and profiles are read after the shards exist: straight to their
+ * home shards (no thread runs yet). */
+static void boot_member_cb(void *ctx, const lr_member_rec *rec)
+{
+    lr_engine *e = ctx;
+    lr_room_boot_member(&e->shards[lr_shard_of(e, rec->room, strlen(rec->room))], rec);
+}
+
+static void boot_user_cb(void *ctx, const lr_user_rec *rec)
+{
+    lr_engine *e = ctx;
+    lr_user_boot_profile(&e->shards[lr_shard_of(e, rec->id, strlen(rec->id))], rec);
+}
+
 lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
 {
     lr_engine *e = calloc(1, sizeof(*e));
@@ -90,6 +105,23 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         }
         e->secret_len = (size_t)n;
     }
+    for (const char *p = cfg->admins; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n && p[0] == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n) {
+            if (e->nadmins == 15 || !lr_id_valid((lr_str){p, n}, LR_MAX_USER_ID)) {
+                snprintf(err, errcap, "admins: at most 15 ids of 1-32 printable characters");
+                goto fail;
+            }
+            snprintf(e->admins[e->nadmins++], LR_MAX_USER_ID + 1, "%.*s", (int)n, p);
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
     e->store = lr_store_open_sqlite(cfg->data_dir, err, errcap);
     if (!e->store) goto fail;
     if (lr_store_room_each(e->store, boot_room_cb, e) != 0) {
@@ -97,14 +129,18 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         goto fail;
     }
     e->nshards = cfg->shards ? cfg->shards : 1;
-    e->shards = calloc(e->nshards, sizeof(lr_shard));
+    /* the admin API runs on one more loop of the same kind, after the shards */
+    e->nthreads = e->nshards + (cfg->admin_port ? 1 : 0);
+    e->shards = calloc(e->nthreads, sizeof(lr_shard));
     if (!e->shards) {
         snprintf(err, errcap, "out of memory");
         goto fail;
     }
-    for (uint32_t i = 0; i < e->nshards; i++) {
+    for (uint32_t i = 0; i < e->nthreads; i++) {
         lr_shard *sh = &e->shards[i];
+        bool admin = i == e->nshards;
         sh->id = i;
+        sh->admin = admin;
         sh->eng = e;
         sh->cfg = &e->cfg;
         sh->ring_fd = -1;
@@ -117,17 +153,18 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         sh->buf_size = cfg->recv_buffer_size;
         sh->rng = (uint64_t)lr_clock_us() * 2654435761u + i + 1;
         sh->conns = calloc(sh->nfiles, sizeof(lr_conn *));
-        sh->in = calloc(e->nshards, sizeof(lr_spsc *));
-        sh->out = calloc(e->nshards, sizeof(lr_spsc *));
-        sh->backlog_head = calloc(e->nshards, sizeof(lr_imsg *));
-        sh->backlog_tail = calloc(e->nshards, sizeof(lr_imsg *));
-        sh->wake = calloc(e->nshards, 1);
+        sh->in = calloc(e->nthreads, sizeof(lr_spsc *));
+        sh->out = calloc(e->nthreads, sizeof(lr_spsc *));
+        sh->backlog_head = calloc(e->nthreads, sizeof(lr_imsg *));
+        sh->backlog_tail = calloc(e->nthreads, sizeof(lr_imsg *));
+        sh->wake = calloc(e->nthreads, 1);
         if (!sh->conns || !sh->in || !sh->out || !sh->backlog_head || !sh->backlog_tail ||
             !sh->wake || lr_map_init(&sh->rooms, 64) || lr_map_init(&sh->lrooms, 64) ||
-            lr_map_init(&sh->users, 64)) {
+            lr_map_init(&sh->users, 64) || lr_map_init(&sh->profiles, 64)) {
             snprintf(err, errcap, "out of memory");
             goto fail;
         }
+        lr_mpsc_init(&sh->foreign);
         lr_dlist_init(&sh->idle_list);
         lr_dlist_init(&sh->ping_list);
         lr_dlist_init(&sh->send_list);
@@ -138,8 +175,8 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
             goto fail;
         }
     }
-    for (uint32_t i = 0; i < e->nshards; i++)
-        for (uint32_t j = 0; j < e->nshards; j++) {
+    for (uint32_t i = 0; i < e->nthreads; i++)
+        for (uint32_t j = 0; j < e->nthreads; j++) {
             if (i == j) continue;
             lr_spsc *r = lr_spsc_new(16384);
             if (!r) {
@@ -161,6 +198,11 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
     }
     free(e->boot_rooms);
     e->boot_rooms = NULL;
+    if (lr_store_member_each(e->store, boot_member_cb, e) != 0 ||
+        lr_store_user_each(e->store, boot_user_cb, e) != 0) {
+        snprintf(err, errcap, "cannot read members or profiles from the store");
+        goto fail;
+    }
     return e;
 fail:
     lr_engine_destroy(e);
@@ -195,7 +237,14 @@ int lr_engine_start(lr_engine *e, char *err, size_t errcap)
         else
             e->tcp_port = port;
     }
-    for (uint32_t i = 0; i < e->nshards; i++) {
+    if (e->nthreads > e->nshards) {
+        lr_shard *ash = &e->shards[e->nshards];
+        int fd = listen_socket(cfg->admin_bind, cfg->admin_port, err, errcap);
+        if (fd < 0) return -1;
+        ash->listeners[0] = (lr_listener){.fd = fd, .kind = LR_LISTEN_ADMIN, .sh = ash};
+        e->admin_port = bound_port(fd);
+    }
+    for (uint32_t i = 0; i < e->nthreads; i++) {
         if (pthread_create(&e->shards[i].thread, NULL, lr_shard_main, &e->shards[i]) != 0) {
             snprintf(err, errcap, "cannot start shard thread %u", i);
             atomic_store(&e->stop, true);
@@ -204,7 +253,7 @@ int lr_engine_start(lr_engine *e, char *err, size_t errcap)
         e->started = true;
     }
     pthread_mutex_lock(&e->mu);
-    while (atomic_load(&e->ready) < e->nshards)
+    while (atomic_load(&e->ready) < e->nthreads)
         pthread_cond_wait(&e->cond, &e->mu);
     pthread_mutex_unlock(&e->mu);
     if (e->start_err[0]) {
@@ -219,7 +268,7 @@ void lr_engine_stop(lr_engine *e)
 {
     atomic_store(&e->stop, true);
     uint64_t one = 1;
-    for (uint32_t i = 0; i < e->nshards; i++)
+    for (uint32_t i = 0; i < e->nthreads; i++)
         if (e->shards[i].event_fd >= 0) {
             ssize_t w = write(e->shards[i].event_fd, &one, sizeof(one));
             (void)w;
@@ -229,7 +278,7 @@ void lr_engine_stop(lr_engine *e)
 void lr_engine_wait(lr_engine *e)
 {
     if (!e->started) return;
-    for (uint32_t i = 0; i < e->nshards; i++)
+    for (uint32_t i = 0; i < e->nthreads; i++)
         if (e->shards[i].thread) pthread_join(e->shards[i].thread, NULL);
     e->started = false;
     if (e->store) lr_store_sync(e->store);
@@ -251,7 +300,7 @@ void lr_engine_destroy(lr_engine *e)
         lr_engine_stop(e);
         lr_engine_wait(e);
     }
-    for (uint32_t i = 0; e->shards && i < e->nshards; i++) {
+    for (uint32_t i = 0; e->shards && i < e->nthreads; i++) {
         lr_shard *sh = &e->shards[i];
         /* the ring first: after this no operation can touch a connection */
         if (sh->ring_fd >= 0) io_uring_queue_exit(&sh->ring);
@@ -262,10 +311,10 @@ void lr_engine_destroy(lr_engine *e)
         if (sh->br) munmap(sh->br, sh->nbufs * sizeof(struct io_uring_buf));
         if (sh->event_fd >= 0) close(sh->event_fd);
     }
-    for (uint32_t i = 0; e->shards && i < e->nshards; i++) {
+    for (uint32_t i = 0; e->shards && i < e->nthreads; i++) {
         lr_shard *sh = &e->shards[i];
         /* messages still in flight between shards */
-        for (uint32_t j = 0; sh->in && j < e->nshards; j++) {
+        for (uint32_t j = 0; sh->in && j < e->nthreads; j++) {
             lr_imsg *m;
             if (sh->in[j])
                 while ((m = lr_spsc_pop(sh->in[j])))
@@ -276,18 +325,22 @@ void lr_engine_destroy(lr_engine *e)
                 m = next;
             }
         }
+        for (lr_imsg *m; (m = lr_mpsc_pop(&sh->foreign));)
+            lr_imsg_discard(m);
         for (lr_imsg *m = sh->self_head; m;) {
             lr_imsg *next = m->next;
             lr_imsg_discard(m);
             m = next;
         }
     }
-    for (uint32_t i = 0; e->shards && i < e->nshards; i++) {
+    for (uint32_t i = 0; e->shards && i < e->nthreads; i++) {
         lr_shard *sh = &e->shards[i];
         if (sh->rooms.b) lr_room_free_all(sh);
         if (sh->lrooms.b) lr_fanout_free_all(sh);
         if (sh->users.b) lr_user_free_all(sh);
-        for (uint32_t j = 0; sh->out && j < e->nshards; j++)
+        if (sh->profiles.b) lr_user_free_profiles(sh);
+        if (sh->admin) lr_admin_free(sh);
+        for (uint32_t j = 0; sh->out && j < e->nthreads; j++)
             lr_spsc_free(sh->out[j]);
         free(sh->in);
         free(sh->out);

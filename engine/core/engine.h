@@ -16,10 +16,13 @@ struct lr_engine {
     char secret[256];
     size_t secret_len;
     lr_store *store;
-    uint32_t nshards;
+    char admins[15][LR_MAX_USER_ID + 1]; /* app admins (cfg.admins split) */
+    uint32_t nadmins;
+    uint32_t nshards;  /* room/user/connection shards: homes hash over these */
+    uint32_t nthreads; /* nshards, plus the admin loop when the admin port is on */
     lr_shard *shards;
     int listen_fd[2]; /* listeners are per shard; these are shard 0's for the port */
-    uint16_t port, tcp_port;
+    uint16_t port, tcp_port, admin_port;
     _Atomic uint32_t nconns;
     _Atomic uint32_t nrooms;
     _Atomic uint32_t ready;
@@ -37,6 +40,12 @@ struct lr_engine {
 static inline uint32_t lr_shard_of(const lr_engine *e, const char *key, size_t len)
 {
     return (uint32_t)(lr_hash(key, len) % e->nshards);
+}
+
+/* The admin loop, or NULL when the admin port is off. */
+static inline lr_shard *lr_engine_admin(lr_engine *e)
+{
+    return e->nthreads > e->nshards ? &e->shards[e->nshards] : NULL;
 }
 
 /* Signal from a shard thread that it is ready (ok) or failed. */

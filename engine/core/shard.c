@@ -45,6 +45,17 @@ static void dispatch(lr_shard *sh, lr_imsg *m)
     }
 }
 
+void lr_shard_post_foreign(lr_shard *dst, lr_imsg *m)
+{
+    m->from = UINT16_MAX;
+    lr_mpsc_push(&dst->foreign, m);
+    if (atomic_exchange(&dst->foreign_signalled, 1) == 0) {
+        uint64_t one = 1;
+        ssize_t w = write(dst->event_fd, &one, sizeof(one));
+        (void)w;
+    }
+}
+
 void lr_shard_post(lr_shard *sh, uint32_t dst, lr_imsg *m)
 {
     m->from = (uint16_t)sh->id;
@@ -71,7 +82,7 @@ void lr_shard_post(lr_shard *sh, uint32_t dst, lr_imsg *m)
 static void retry_backlogs_and_wake(lr_shard *sh)
 {
     lr_engine *e = sh->eng;
-    for (uint32_t j = 0; j < e->nshards; j++) {
+    for (uint32_t j = 0; j < e->nthreads; j++) {
         while (sh->backlog_head[j] && lr_spsc_push(sh->out[j], sh->backlog_head[j])) {
             sh->backlog_head[j] = sh->backlog_head[j]->next;
             if (!sh->backlog_head[j]) sh->backlog_tail[j] = NULL;
@@ -101,7 +112,11 @@ static void drain_rings(lr_shard *sh)
 {
     lr_engine *e = sh->eng;
     drain_self(sh);
-    for (uint32_t i = 0; i < e->nshards; i++) {
+    for (lr_imsg *m; (m = lr_mpsc_pop(&sh->foreign));) {
+        dispatch(sh, m);
+        drain_self(sh);
+    }
+    for (uint32_t i = 0; i < e->nthreads; i++) {
         if (i == sh->id) continue;
         lr_imsg *m;
         /* bounded per turn so one busy peer cannot starve the loop */
@@ -151,7 +166,8 @@ static void on_accept(lr_shard *sh, lr_listener *l, struct io_uring_cqe *cqe)
             io_uring_prep_close_direct(sqe, (unsigned)cqe->res);
             sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
         } else {
-            lr_conn_accept(sh, (uint32_t)cqe->res, l->kind == 0 ? LR_PROTO_HTTP : LR_PROTO_TCP);
+            static const uint8_t proto[] = {LR_PROTO_HTTP, LR_PROTO_TCP, LR_PROTO_ADMIN};
+            lr_conn_accept(sh, (uint32_t)cqe->res, proto[l->kind]);
         }
     } else if (cqe->res != -ECANCELED) {
         LR_WARN("event=accept_error shard=%u err=%d", sh->id, -cqe->res);
@@ -174,6 +190,8 @@ static void handle_cqe(lr_shard *sh, struct io_uring_cqe *cqe)
         on_accept(sh, p, cqe);
         break;
     case LR_UD_EVENT:
+        /* the foreign queue is drained with the rings, every turn */
+        atomic_store(&sh->foreign_signalled, 0);
         if (atomic_load(&sh->eng->stop)) begin_stop(sh);
         if (!sh->stopped) arm_event(sh);
         break;
@@ -286,7 +304,7 @@ void *lr_shard_main(void *arg)
     while (!sh->stopped) {
         uint64_t next = lr_timers_next(&sh->timers);
         bool pending = sh->dirty_head || sh->flush_head || sh->self_head || sh->reap_head;
-        for (uint32_t j = 0; j < e->nshards && !pending; j++)
+        for (uint32_t j = 0; j < e->nthreads && !pending; j++)
             pending = sh->backlog_head[j];
         struct __kernel_timespec ts = {0}, *tsp = &ts;
         if (!pending) {
@@ -324,7 +342,9 @@ void *lr_shard_main(void *arg)
          * is torn down (lr_engine_destroy), when no operation can touch them */
         if (sh->stopping && (sh->nconns == 0 || sh->now_ms >= sh->stop_deadline))
             sh->stopped = true;
-        sh->busy_us += lr_clock_us() - t0;
+        uint64_t busy = lr_clock_us() - t0;
+        sh->busy_us += busy;
+        atomic_fetch_add_explicit(&sh->st.busy_us, busy, memory_order_relaxed);
     }
     io_uring_submit(&sh->ring);
     atomic_fetch_add(&e->exited, 1);

@@ -45,6 +45,52 @@ typedef struct lr_imsg {
     uint16_t from; /* sending shard */
 } lr_imsg;
 
+/* Intrusive multi-producer single-consumer queue (Vyukov): producers
+ * never block or lock; the consumer may see an item late, never lose it. */
+typedef struct lr_mpsc {
+    lr_imsg *_Atomic head; /* producers swap themselves in here */
+    lr_imsg *tail;         /* consumer only */
+    lr_imsg stub;
+} lr_mpsc;
+
+static inline void lr_mpsc_init(lr_mpsc *q)
+{
+    q->stub.next = NULL;
+    atomic_init(&q->head, &q->stub);
+    q->tail = &q->stub;
+}
+
+static inline void lr_mpsc_push(lr_mpsc *q, lr_imsg *m)
+{
+    __atomic_store_n(&m->next, NULL, __ATOMIC_RELAXED);
+    lr_imsg *prev = atomic_exchange_explicit(&q->head, m, memory_order_acq_rel);
+    __atomic_store_n(&prev->next, m, __ATOMIC_RELEASE);
+}
+
+static inline lr_imsg *lr_mpsc_pop(lr_mpsc *q)
+{
+    lr_imsg *tail = q->tail;
+    lr_imsg *next = __atomic_load_n(&tail->next, __ATOMIC_ACQUIRE);
+    if (tail == &q->stub) {
+        if (!next) return NULL;
+        q->tail = next;
+        tail = next;
+        next = __atomic_load_n(&next->next, __ATOMIC_ACQUIRE);
+    }
+    if (next) {
+        q->tail = next;
+        return tail;
+    }
+    if (tail != atomic_load_explicit(&q->head, memory_order_acquire)) return NULL; /* mid-push */
+    lr_mpsc_push(q, &q->stub);
+    next = __atomic_load_n(&tail->next, __ATOMIC_ACQUIRE);
+    if (next) {
+        q->tail = next;
+        return tail;
+    }
+    return NULL;
+}
+
 /* A reference to a connection that stays safe after the connection is
  * gone: the slot may be reused, the generation then differs. */
 typedef struct lr_conn_ref {
@@ -53,27 +99,42 @@ typedef struct lr_conn_ref {
     uint32_t gen;
 } lr_conn_ref;
 
+enum { LR_LISTEN_WS = 0, LR_LISTEN_TCP = 1, LR_LISTEN_ADMIN = 2 };
+#define LR_ADMIN_MAX_CONNS 1024
+
 typedef struct lr_listener {
     int fd;
-    uint8_t kind; /* 0 WebSocket, 1 raw TCP */
+    uint8_t kind; /* LR_LISTEN_* */
     bool armed;
     lr_shard *sh;
 } lr_listener;
+
+/* Connection kinds for metrics: pending HTTP, WebSocket JSON, WebSocket
+ * msgpack, raw TCP, admin HTTP. */
+#define LR_CONN_KINDS 5
 
 /* Counters a shard keeps; summed over shards for /metrics. Only the owning
  * shard writes them (relaxed atomics so readers see whole values). */
 typedef struct lr_shard_stats {
     _Atomic uint64_t conns, accepts, closes;
-    _Atomic uint64_t msgs_in, deliveries, sends, send_bytes;
+    _Atomic uint64_t msgs_in, msgs_passed, deliveries, sends, send_bytes;
     _Atomic uint64_t limited[LR_PRI_COUNT];
     _Atomic uint64_t slow_skipped, slow_overrun, slow_closed;
-    _Atomic uint64_t bad_frames, turns;
+    _Atomic uint64_t bad_frames, turns, busy_us;
+    _Atomic uint64_t joins, leaves;
+    _Atomic uint64_t conns_by_kind[LR_CONN_KINDS];
+    _Atomic uint64_t errors[LR_ERR_SLOTS];
 } lr_shard_stats;
+
+/* Count an error reply by its code (metrics). */
+static inline void lr_stats_error(lr_shard *sh, int code);
 
 typedef void (*lr_imsg_handler)(lr_shard *sh, lr_imsg *m);
 
 struct lr_shard {
     uint32_t id;
+    bool admin;        /* the admin API's loop: no rooms, no users, no client listeners */
+    void *admin_state; /* admin loop only (admin/server.c) */
     lr_engine *eng;
     const lr_config *cfg;
     struct io_uring ring;
@@ -110,7 +171,9 @@ struct lr_shard {
     lr_spsc **out;
     lr_imsg **backlog_head, **backlog_tail; /* per destination, when out[j] is full */
     lr_imsg *self_head, *self_tail;         /* messages to this shard itself */
-    uint8_t *wake;                          /* per destination: wake at end of turn */
+    lr_mpsc foreign;                        /* from threads that are not shards */
+    _Atomic int foreign_signalled;
+    uint8_t *wake; /* per destination: wake at end of turn */
 
     lr_timers timers;
     lr_timer sweep_timer; /* once a second: idle/ping/slow sweeps, frame release */
@@ -119,7 +182,7 @@ struct lr_shard {
     lr_map rooms;                /* home rooms: lr_room */
     lr_map lrooms;               /* local replicas: lr_lroom */
     lr_map users;                /* home users: lr_user */
-    lr_map pending;              /* misc */
+    lr_map profiles;             /* home users' imported profiles: lr_profile */
     struct lr_lroom *flush_head; /* replicas to flush this turn */
 
     /* batching controller state */
@@ -135,6 +198,11 @@ struct lr_shard {
     lr_shard_stats st;
 };
 
+static inline void lr_stats_error(lr_shard *sh, int code)
+{
+    atomic_fetch_add_explicit(&sh->st.errors[lr_err_slot(code)], 1, memory_order_relaxed);
+}
+
 /* Handlers for inter-shard messages, indexed by type (see room/imsg.h). */
 #define LR_IMSG_MAX 32
 extern const lr_imsg_handler lr_imsg_handlers[LR_IMSG_MAX];
@@ -142,6 +210,10 @@ extern const lr_imsg_handler lr_imsg_handlers[LR_IMSG_MAX];
 /* Send m to shard dst (may be the same shard: handled at once, inline).
  * Never fails: a full ring spills into a backlog retried every turn. */
 void lr_shard_post(lr_shard *sh, uint32_t dst, lr_imsg *m);
+
+/* From a thread that is not a shard (store, hooks): lock-free, wakes dst
+ * through its eventfd at most once per drain. */
+void lr_shard_post_foreign(lr_shard *dst, lr_imsg *m);
 
 /* A free SQE, submitting first when the SQ is full. Never NULL. */
 struct io_uring_sqe *lr_shard_sqe(lr_shard *sh);

@@ -16,6 +16,7 @@
 
 #include "core/engine.h"
 #include "core/log.h"
+#include "admin/server.h"
 #include "net/upgrade.h"
 #include "proto/codec.h"
 #include "proto/session.h"
@@ -56,6 +57,7 @@ void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto)
     atomic_fetch_add_explicit(&sh->st.accepts, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&sh->st.conns, 1, memory_order_relaxed);
     lr_dlist_push_tail(&sh->idle_list, &c->idle_node);
+    atomic_fetch_add_explicit(&sh->st.conns_by_kind[lr_conn_kind(c)], 1, memory_order_relaxed);
     uint32_t total = atomic_fetch_add_explicit(&e->nconns, 1, memory_order_relaxed) + 1;
     arm_recv(sh, c);
     if (total > sh->cfg->max_conns) {
@@ -119,6 +121,7 @@ static void reap(lr_shard *sh)
         sh->nconns--;
         atomic_fetch_sub_explicit(&sh->eng->nconns, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&sh->st.conns, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&sh->st.conns_by_kind[lr_conn_kind(c)], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sh->st.closes, 1, memory_order_relaxed);
         conn_free(c);
     }
@@ -162,7 +165,7 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
 {
     if (c->flags & (LR_CF_CLOSING | LR_CF_DEAD)) return;
     detach(sh, c);
-    if (msg && c->proto != LR_PROTO_HTTP) {
+    if (msg && (c->proto == LR_PROTO_WS || c->proto == LR_PROTO_TCP)) {
         size_t off = lr_conn_reply_begin(c);
         lr_enc e;
         lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
@@ -222,6 +225,7 @@ void lr_conn_reply_raw(lr_shard *sh, lr_conn *c, const void *p, size_t len)
 
 void lr_conn_reply_err(lr_shard *sh, lr_conn *c, uint64_t id, int code, const char *msg)
 {
+    lr_stats_error(sh, code);
     size_t off = lr_conn_reply_begin(c);
     lr_enc e;
     lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
@@ -334,6 +338,16 @@ static size_t consume_tcp(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
 static size_t consume(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
 {
     size_t off = 0;
+    if (c->proto == LR_PROTO_ADMIN) {
+        /* one request at a time: pipelined ones wait in rx for the reply */
+        while (off < n && !(c->flags & (LR_CF_BUSY | LR_CF_CLOSING))) {
+            int used = lr_admin_consume(sh, c, (const char *)p + off, n - off);
+            if (used < 0) return n;
+            if (used == 0) break;
+            off += (size_t)used;
+        }
+        return off;
+    }
     if (c->proto == LR_PROTO_HTTP) {
         int used = lr_upgrade_handle(sh, c, (const char *)p, n);
         if (used <= 0) return used < 0 ? n : 0;
@@ -347,10 +361,7 @@ static size_t consume(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
 
 static void on_input(lr_shard *sh, lr_conn *c, uint8_t *data, size_t len)
 {
-    c->last_rx_ms = sh->now_ms;
     if (c->flags & LR_CF_CLOSING) return; /* draining towards close: discard */
-    if (c->flags & LR_CF_PINGED) c->flags &= ~LR_CF_PINGED;
-    lr_dlist_move_tail(&sh->idle_list, &c->idle_node);
 
     uint8_t *p = data;
     size_t n = len;
@@ -375,7 +386,17 @@ static void on_input(lr_shard *sh, lr_conn *c, uint8_t *data, size_t len)
     } else if (rest && !(c->flags & LR_CF_CLOSING)) {
         if (lr_buf_append(&c->rx, p + used, rest) != LR_OK) lr_conn_abort(sh, c);
     }
-    if (c->rx.len > (size_t)sh->cfg->max_frame + 2 * LR_MAX_HTTP_HEAD) lr_conn_abort(sh, c);
+    size_t limit = c->proto == LR_PROTO_ADMIN ? LR_ADMIN_MAX_BODY : sh->cfg->max_frame;
+    if (c->rx.len > limit + 2 * LR_MAX_HTTP_HEAD) lr_conn_abort(sh, c);
+}
+
+void lr_conn_resume_input(lr_shard *sh, lr_conn *c)
+{
+    if (!c->rx.len || (c->flags & (LR_CF_CLOSING | LR_CF_DEAD))) return;
+    lr_buf rx = c->rx; /* on_input appends to rx when it is not empty */
+    c->rx = (lr_buf){0};
+    on_input(sh, c, rx.p, rx.len);
+    lr_buf_free(&rx);
 }
 
 void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe)
@@ -385,7 +406,12 @@ void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe)
     if (res > 0) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         uint8_t *buf = sh->bufs + (size_t)bid * sh->buf_size;
-        if (!(c->flags & LR_CF_DEAD)) on_input(sh, c, buf, (size_t)res);
+        if (!(c->flags & LR_CF_DEAD)) {
+            c->last_rx_ms = sh->now_ms;
+            if (c->flags & LR_CF_PINGED) c->flags &= ~LR_CF_PINGED;
+            if (!(c->flags & LR_CF_CLOSING)) lr_dlist_move_tail(&sh->idle_list, &c->idle_node);
+            on_input(sh, c, buf, (size_t)res);
+        }
         io_uring_buf_ring_add(sh->br, buf, sh->buf_size, (unsigned short)bid,
                               io_uring_buf_ring_mask(sh->nbufs), 0);
         io_uring_buf_ring_advance(sh->br, 1);
@@ -557,7 +583,7 @@ void lr_conn_drain_all(lr_shard *sh)
     for (uint32_t i = 0; i < sh->nfiles; i++) {
         lr_conn *c = sh->conns[i];
         if (!c) continue;
-        if (c->proto == LR_PROTO_HTTP)
+        if (c->proto == LR_PROTO_HTTP || c->proto == LR_PROTO_ADMIN)
             lr_conn_abort(sh, c);
         else
             lr_conn_close(sh, c, LR_WS_CLOSE_GOING_AWAY, LR_WS_CLOSE_GOING_AWAY, "shutdown");

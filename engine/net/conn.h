@@ -18,6 +18,7 @@ enum {
     LR_PROTO_HTTP = 0, /* before the WebSocket upgrade */
     LR_PROTO_WS = 1,
     LR_PROTO_TCP = 2,
+    LR_PROTO_ADMIN = 3, /* HTTP/1.1 keep-alive on the admin port */
 };
 
 enum {
@@ -32,6 +33,8 @@ enum {
     LR_CF_GUEST = 1 << 8,
     LR_CF_SHUT = 1 << 9, /* write side shut down after the close frame */
     LR_CF_CANCELLED = 1 << 10,
+    LR_CF_BUSY = 1 << 11,        /* admin: a request is being served; input waits */
+    LR_CF_ADMIN_CLOSE = 1 << 12, /* admin: close after the reply (no keep-alive) */
 };
 
 struct lr_member;
@@ -62,10 +65,29 @@ struct lr_conn {
     lr_ws_parser wsp;
 };
 
+/* Metrics kind: 0 pending HTTP, 1 WebSocket JSON, 2 WebSocket msgpack,
+ * 3 raw TCP, 4 admin. */
+static inline int lr_conn_kind(const lr_conn *c)
+{
+    switch (c->proto) {
+    case LR_PROTO_WS:
+        return c->fmt == LR_FMT_MSGPACK ? 2 : 1;
+    case LR_PROTO_TCP:
+        return 3;
+    case LR_PROTO_ADMIN:
+        return 4;
+    default:
+        return 0;
+    }
+}
+
 /* Accept a new connection in slot; proto LR_PROTO_HTTP or LR_PROTO_TCP. */
 void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto);
 void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe);
 void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res);
+
+/* Parse input kept in c->rx again (admin: after a reply unblocked it). */
+void lr_conn_resume_input(lr_shard *sh, lr_conn *c);
 
 /* The connection by reference, or NULL when it is gone or closing. */
 lr_conn *lr_conn_get(lr_shard *sh, lr_conn_ref ref);

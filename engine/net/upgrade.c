@@ -116,8 +116,10 @@ int lr_upgrade_handle(lr_shard *sh, lr_conn *c, const char *p, size_t n)
                        accept, proto ? "Sec-WebSocket-Protocol: " : "", proto ? proto : "",
                        proto ? "\r\n" : "");
     lr_conn_reply_raw(sh, c, resp, (size_t)len);
+    atomic_fetch_sub_explicit(&sh->st.conns_by_kind[lr_conn_kind(c)], 1, memory_order_relaxed);
     c->proto = LR_PROTO_WS;
     c->fmt = fmt;
+    atomic_fetch_add_explicit(&sh->st.conns_by_kind[lr_conn_kind(c)], 1, memory_order_relaxed);
     lr_ws_parser_init(&c->wsp, true, sh->cfg->max_frame);
 
     /* login / join riding on the upgrade */

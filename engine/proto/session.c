@@ -241,6 +241,32 @@ static int on_query(lr_shard *sh, lr_conn *c, const lr_req *r)
     return 0;
 }
 
+/* mute / kick / mute_all: the room's home shard checks the asker's role. */
+static int on_mod(lr_shard *sh, lr_conn *c, const lr_req *r)
+{
+    if (!(c->flags & LR_CF_LOGGED_IN) || (c->flags & LR_CF_GUEST)) return LR_ERR_NO_PERMISSION;
+    if (!r->room.p) return LR_ERR_INVALID_PARAM;
+    if (!lr_id_valid(r->room, LR_MAX_ROOM_ID)) return LR_ERR_BAD_ROOM_ID;
+    if (r->op != LR_OP_MUTE_ALL && (!r->user.p || !lr_id_valid(r->user, LR_MAX_USER_ID)))
+        return LR_ERR_INVALID_PARAM;
+    if (r->op == LR_OP_MUTE && (!r->has_secs || r->secs < 0 || r->secs > 10LL * 365 * 86400))
+        return LR_ERR_INVALID_PARAM;
+    if (r->op == LR_OP_MUTE_ALL && !r->has_on) return LR_ERR_INVALID_PARAM;
+    lr_im_mod *m = lr_imsg_new(LR_IM_MOD, sizeof(*m));
+    if (!m) return LR_ERR_INTERNAL;
+    m->conn = lr_conn_ref_of(sh, c);
+    m->req_id = r->id;
+    m->fmt = c->fmt;
+    m->op = (uint8_t)r->op;
+    m->on = r->on;
+    m->secs = r->secs;
+    copy_id(m->room, sizeof(m->room), r->room);
+    snprintf(m->user, sizeof(m->user), "%s", c->user);
+    if (r->user.p) copy_id(m->target, sizeof(m->target), r->user);
+    lr_shard_post(sh, lr_shard_of(sh->eng, m->room, r->room.len), &m->h);
+    return 0;
+}
+
 static int on_join(lr_shard *sh, lr_conn *c, const lr_req *r)
 {
     if (!r->room.p) return LR_ERR_INVALID_PARAM;
@@ -302,9 +328,7 @@ static int handle(lr_shard *sh, lr_conn *c, const lr_req *r)
     case LR_OP_MUTE:
     case LR_OP_KICK:
     case LR_OP_MUTE_ALL:
-        /* moderation needs room roles (owner/admins), which the admin API
-         * assigns; until a connection holds one, it has no permission */
-        return LR_ERR_NO_PERMISSION;
+        return on_mod(sh, c, r);
     default:
         return LR_ERR_UNKNOWN_OP;
     }

@@ -230,7 +230,8 @@ uint32_t lr_fanout_fill(lr_shard *sh, lr_conn *c, lr_buf *out)
     for (lr_member *mb = c->rooms; mb && want < max; mb = mb->conn_next) {
         lr_lroom *lr = mb->room;
         uint64_t i = mb->cursor < lr->tail ? lr->tail : mb->cursor;
-        for (; i < lr->head && want < max; i++) want += lr->ring[i & (lr->cap - 1)]->len[c->fmt];
+        for (; i < lr->head && want < max; i++)
+            want += lr->ring[i & (lr->cap - 1)]->len[c->fmt];
     }
     if (want > out->len && lr_buf_reserve(out, want - out->len) != LR_OK) return 0;
     for (lr_member *mb = c->rooms; mb; mb = mb->conn_next) {
@@ -315,4 +316,84 @@ void lr_fanout_free_all(lr_shard *sh)
         n = next;
     }
     lr_map_free(&sh->lrooms);
+}
+
+/* Copy a member's pending frames into its connection's replies so that a
+ * membership removed by a kick or a destroy still delivers what came before
+ * (the `kicked` / `destroyed` event included). */
+static void member_drain(lr_shard *sh, lr_member *mb)
+{
+    lr_conn *c = mb->conn;
+    lr_lroom *lr = mb->room;
+    if (mb->cursor < lr->tail) mb->cursor = lr->tail;
+    for (; mb->cursor < lr->head; mb->cursor++) {
+        lr_frame *f = lr->ring[mb->cursor & (lr->cap - 1)];
+        if (f->src_gen && f->src_gen == c->gen && f->src_slot == c->slot && f->src_shard == sh->id)
+            continue;
+        lr_buf_append(&c->pend, f->data + f->off[c->fmt], f->len[c->fmt]);
+    }
+    lr_conn_mark_dirty(sh, c);
+}
+
+void lr_fanout_on_room_kick(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_room_kick *k = (lr_im_room_kick *)im;
+    lr_lroom *lr = lroom_find(sh, k->room, strlen(k->room));
+    lr_member *mb = lr ? lr->members : NULL;
+    while (mb) {
+        lr_member *next = mb->next;
+        lr_conn *c = mb->conn;
+        if (!k->user[0] || (c->user && !strcmp(c->user, k->user))) {
+            member_drain(sh, mb);
+            /* unlink from the connection, then leave like a client would */
+            for (lr_member **pp = &c->rooms; *pp; pp = &(*pp)->conn_next)
+                if (*pp == mb) {
+                    *pp = mb->conn_next;
+                    break;
+                }
+            c->nrooms--;
+            post_leave(sh, k->room, c->user);
+            bool last = lr->nmembers == 1;
+            member_remove(sh, mb);
+            if (last) break; /* the replica is gone */
+        }
+        mb = next;
+    }
+    free(k);
+}
+
+void lr_fanout_on_broadcast(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_frame *m = (lr_im_frame *)im;
+    lr_frame *f = m->f;
+    free(m);
+    /* once per connection that is in any room: rare (≤ 5/s), so a copy
+     * into each connection's replies rather than a ring */
+    for (uint32_t i = 0; i < sh->nfiles; i++) {
+        lr_conn *c = sh->conns[i];
+        if (!c || !c->nrooms || (c->flags & LR_CF_CLOSING)) continue;
+        lr_buf_append(&c->pend, f->data + f->off[c->fmt], f->len[c->fmt]);
+        lr_conn_mark_dirty(sh, c);
+        atomic_fetch_add_explicit(&sh->st.deliveries, 1, memory_order_relaxed);
+    }
+    lr_frame_unref(f);
+}
+
+void lr_fanout_on_profile(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_profile *p = (lr_im_profile *)im;
+    lr_conn *c = lr_conn_get(sh, p->conn);
+    if (c) {
+        char *n = strdup(p->nick), *a = strdup(p->avatar);
+        if (n && a) {
+            free(c->nick);
+            free(c->avatar);
+            c->nick = n;
+            c->avatar = a;
+        } else {
+            free(n);
+            free(a);
+        }
+    }
+    free(p);
 }

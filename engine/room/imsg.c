@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "admin/server.h"
 #include "net/conn.h"
 #include "room/room.h"
 
@@ -19,7 +20,12 @@ void *lr_imsg_new(uint16_t type, size_t size)
 
 void lr_imsg_discard(lr_imsg *m)
 {
-    if (m->type == LR_IM_FRAME) lr_frame_unref(((lr_im_frame *)m)->f);
+    if (m->type == LR_IM_FRAME || m->type == LR_IM_BROADCAST) lr_frame_unref(((lr_im_frame *)m)->f);
+    if (m->type == LR_IM_ADMIN_DONE) json_decref(((lr_im_admin_done *)m)->extra);
+    if (m->type == LR_IM_ADMIN && !((lr_im_admin *)m)->gather) {
+        lr_admin_cmd_free(((lr_im_admin *)m)->cmd);
+        free(((lr_im_admin *)m)->cmd);
+    }
     if (m->type == LR_IM_JOIN || m->type == LR_IM_JOIN_ACK) lr_buf_free(&((lr_im_join *)m)->reply);
     free(m);
 }
@@ -54,6 +60,7 @@ void lr_reply_post(lr_shard *sh, lr_reply_builder *rb, lr_conn_ref conn, uint16_
 void lr_reply_post_err(lr_shard *sh, lr_conn_ref conn, uint8_t fmt, uint64_t id, int code,
                        const char *msg, uint16_t close_ws)
 {
+    lr_stats_error(sh, code);
     lr_reply_builder rb;
     lr_reply_start(&rb, fmt);
     lr_enc_map(&rb.enc, 4);
@@ -69,10 +76,31 @@ void lr_reply_post_err(lr_shard *sh, lr_conn_ref conn, uint8_t fmt, uint64_t id,
     lr_reply_post(sh, &rb, conn, close_ws);
 }
 
+/* Admin commands go to the room's or the user's home shard. */
+static void on_admin(lr_shard *sh, lr_imsg *m)
+{
+    lr_admin_op op = ((lr_im_admin *)m)->cmd->op;
+    if (op == LR_ADMIN_ACCOUNT_IMPORT || op == LR_ADMIN_KICK)
+        lr_user_on_admin(sh, m);
+    else
+        lr_room_on_admin(sh, m);
+}
+
 const lr_imsg_handler lr_imsg_handlers[LR_IMSG_MAX] = {
-    [LR_IM_JOIN] = lr_room_on_join,     [LR_IM_JOIN_ACK] = lr_fanout_on_join_ack,
-    [LR_IM_LEAVE] = lr_room_on_leave,   [LR_IM_SEND] = lr_room_on_send,
-    [LR_IM_REPLY] = lr_fanout_on_reply, [LR_IM_FRAME] = lr_fanout_on_frame,
-    [LR_IM_QUERY] = lr_room_on_query,   [LR_IM_LOGIN] = lr_user_on_login,
-    [LR_IM_LOGOUT] = lr_user_on_logout, [LR_IM_KICK_CONN] = lr_fanout_on_kick,
+    [LR_IM_JOIN] = lr_room_on_join,
+    [LR_IM_JOIN_ACK] = lr_fanout_on_join_ack,
+    [LR_IM_LEAVE] = lr_room_on_leave,
+    [LR_IM_SEND] = lr_room_on_send,
+    [LR_IM_REPLY] = lr_fanout_on_reply,
+    [LR_IM_FRAME] = lr_fanout_on_frame,
+    [LR_IM_QUERY] = lr_room_on_query,
+    [LR_IM_LOGIN] = lr_user_on_login,
+    [LR_IM_LOGOUT] = lr_user_on_logout,
+    [LR_IM_KICK_CONN] = lr_fanout_on_kick,
+    [LR_IM_MOD] = lr_room_on_mod,
+    [LR_IM_ADMIN] = on_admin,
+    [LR_IM_ADMIN_DONE] = lr_admin_on_done,
+    [LR_IM_ROOM_KICK] = lr_fanout_on_room_kick,
+    [LR_IM_BROADCAST] = lr_fanout_on_broadcast,
+    [LR_IM_PROFILE] = lr_fanout_on_profile,
 };

@@ -13,16 +13,22 @@
 #include "proto/codec.h"
 
 enum {
-    LR_IM_JOIN = 1,  /* conn shard -> room home */
-    LR_IM_JOIN_ACK,  /* room home -> conn shard */
-    LR_IM_LEAVE,     /* conn shard -> room home */
-    LR_IM_SEND,      /* conn shard -> user home -> room home */
-    LR_IM_REPLY,     /* any shard -> conn shard: framed bytes for one connection */
-    LR_IM_FRAME,     /* room home -> shards with members */
-    LR_IM_QUERY,     /* count / members: conn shard -> room home */
-    LR_IM_LOGIN,     /* conn shard -> user home */
-    LR_IM_LOGOUT,    /* conn shard -> user home */
-    LR_IM_KICK_CONN, /* user home -> conn shard: close with a bye code */
+    LR_IM_JOIN = 1,   /* conn shard -> room home */
+    LR_IM_JOIN_ACK,   /* room home -> conn shard */
+    LR_IM_LEAVE,      /* conn shard -> room home */
+    LR_IM_SEND,       /* conn shard -> user home -> room home */
+    LR_IM_REPLY,      /* any shard -> conn shard: framed bytes for one connection */
+    LR_IM_FRAME,      /* room home -> shards with members */
+    LR_IM_QUERY,      /* count / members: conn shard -> room home */
+    LR_IM_LOGIN,      /* conn shard -> user home */
+    LR_IM_LOGOUT,     /* conn shard -> user home */
+    LR_IM_KICK_CONN,  /* user home -> conn shard: close with a bye code */
+    LR_IM_MOD,        /* conn shard -> room home: client mute / kick / mute_all */
+    LR_IM_ADMIN,      /* admin loop -> room or user home: one admin command */
+    LR_IM_ADMIN_DONE, /* home (or store thread) -> admin loop: its result */
+    LR_IM_ROOM_KICK,  /* room home -> member shards: remove a user (or everyone) */
+    LR_IM_BROADCAST,  /* admin loop -> every shard: a broadcast frame */
+    LR_IM_PROFILE,    /* user home -> conn shard: imported nick/avatar */
     LR_IM_COUNT_TYPES,
 };
 
@@ -59,6 +65,7 @@ typedef struct lr_im_send {
     uint8_t body_kind;
     bool has_random;
     bool at_room; /* passed the user home's rate check */
+    bool admin;   /* a REST send_group_msg: answered to the admin loop */
     uint32_t random;
     uint32_t body_len;
     char room[LR_MAX_ROOM_ID + 1];
@@ -104,6 +111,59 @@ typedef struct lr_im_kick {
     uint16_t ws_code;
     char msg[96];
 } lr_im_kick;
+
+typedef struct lr_im_mod {
+    lr_imsg h;
+    lr_conn_ref conn;
+    uint64_t req_id;
+    uint8_t fmt;
+    uint8_t op; /* LR_OP_MUTE, LR_OP_KICK, LR_OP_MUTE_ALL */
+    bool on;
+    int64_t secs;
+    char room[LR_MAX_ROOM_ID + 1];
+    char user[LR_MAX_USER_ID + 8];   /* who asks */
+    char target[LR_MAX_USER_ID + 8]; /* whom */
+} lr_im_mod;
+
+struct lr_admin_cmd;
+struct json_t;
+typedef struct lr_im_admin {
+    lr_imsg h;
+    lr_conn_ref conn; /* the admin connection to answer */
+    struct lr_admin_cmd *cmd;
+    char who[LR_MAX_USER_ID + 1]; /* the admin identifier */
+    const char *group;            /* the room this part is about (gathers) */
+    void *gather;                 /* admin loop's gather state, or NULL */
+    uint32_t idx;
+} lr_im_admin;
+
+typedef struct lr_im_admin_done {
+    lr_imsg h;
+    lr_conn_ref conn;
+    int code;
+    char info[160];
+    struct json_t *extra; /* reply fields (an object) or a gathered part */
+    void *gather;
+    uint32_t idx;
+} lr_im_admin_done;
+
+typedef struct lr_im_room_kick {
+    lr_imsg h;
+    char room[LR_MAX_ROOM_ID + 1];
+    char user[LR_MAX_USER_ID + 8]; /* "" = every member (destroy) */
+} lr_im_room_kick;
+
+typedef struct lr_im_profile {
+    lr_imsg h;
+    lr_conn_ref conn;
+    char nick[LR_MAX_NICK + 1];
+    char avatar[LR_MAX_AVATAR + 1];
+} lr_im_profile;
+
+/* Post an admin command's result to the admin loop that asked (conn.shard).
+ * extra (an object of reply fields, or NULL) is stolen. */
+void lr_admin_done_post(lr_shard *sh, lr_conn_ref conn, int code, const char *info,
+                        struct json_t *extra);
 
 /* Allocate a message of `size` bytes plus `extra` for inline strings. */
 void *lr_imsg_new(uint16_t type, size_t size);

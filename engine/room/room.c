@@ -6,7 +6,7 @@
  * wire format into a frame that goes, by reference, to each shard with
  * members. Never blocks: store writes are queued to the store thread.
  */
-#include "room/room.h"
+#include "room/room_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +14,11 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "net/conn.h"
+#include <jansson.h>
 
 #define LR_COUNT_FORCE_MS 10000 /* a changed count goes out at least this often */
 
-static lr_room *room_find(lr_shard *sh, const char *id)
+lr_room *lr_room_find(lr_shard *sh, const char *id)
 {
     size_t n = strlen(id);
     lr_map_node *node = lr_map_get(&sh->rooms, id, n, lr_hash(id, n));
@@ -37,13 +38,14 @@ static uint32_t room_history(const lr_shard *sh, const lr_room *r)
 static void freq_cb(void *owner, lr_timer *t);
 static void count_cb(void *owner, lr_timer *t);
 
-static lr_room *room_new(lr_shard *sh, const lr_room_rec *rec)
+lr_room *lr_room_create(lr_shard *sh, const lr_room_rec *rec)
 {
     lr_engine *e = sh->eng;
     lr_room *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
     r->shard_conns = calloc(e->nshards, sizeof(uint32_t));
-    if (!r->shard_conns || lr_map_init(&r->users, 16) != 0) goto err;
+    if (!r->shard_conns || lr_map_init(&r->users, 16) != 0 || lr_map_init(&r->mods, 16) != 0)
+        goto err;
     r->sh = sh;
     r->rec = *rec;
     r->node.key = r->rec.id;
@@ -62,6 +64,7 @@ static lr_room *room_new(lr_shard *sh, const lr_room_rec *rec)
     return r;
 err:
     lr_map_free(&r->users);
+    lr_map_free(&r->mods);
     free(r->shard_conns);
     free(r);
     return NULL;
@@ -82,7 +85,7 @@ static void default_rec(const lr_shard *sh, lr_room_rec *rec, const char *id)
 
 int lr_room_boot(lr_shard *sh, const lr_room_rec *rec)
 {
-    return room_new(sh, rec) ? 0 : LR_ENOMEM;
+    return lr_room_create(sh, rec) ? 0 : LR_ENOMEM;
 }
 
 static void room_free(lr_shard *sh, lr_room *r)
@@ -103,8 +106,66 @@ static void room_free(lr_shard *sh, lr_room *r)
         n = next;
     }
     lr_map_free(&r->users);
+    n = lr_map_first(&r->mods, &it);
+    while (n) {
+        lr_map_node *next = lr_map_next(&r->mods, &it, n);
+        free(LR_CONTAINER_OF(n, lr_rmod, node));
+        n = next;
+    }
+    lr_map_free(&r->mods);
     free(r->shard_conns);
     free(r);
+}
+
+void lr_room_destroy(lr_shard *sh, lr_room *r)
+{
+    lr_map_del(&sh->rooms, &r->node);
+    atomic_fetch_sub_explicit(&sh->eng->nrooms, 1, memory_order_relaxed);
+    room_free(sh, r);
+}
+
+lr_rmod *lr_room_mod(lr_room *r, const char *user, bool create)
+{
+    size_t ul = strlen(user);
+    uint64_t h = lr_hash(user, ul);
+    lr_map_node *n = lr_map_get(&r->mods, user, ul, h);
+    if (n || !create) return n ? LR_CONTAINER_OF(n, lr_rmod, node) : NULL;
+    lr_rmod *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    snprintf(m->id, sizeof(m->id), "%s", user);
+    m->node.key = m->id;
+    m->node.klen = (uint32_t)ul;
+    m->node.hash = h;
+    lr_map_put(&r->mods, &m->node);
+    return m;
+}
+
+int lr_room_boot_member(lr_shard *sh, const lr_member_rec *rec)
+{
+    lr_room *r = lr_room_find(sh, rec->room);
+    if (!r) return LR_ENOENT;
+    lr_rmod *m = lr_room_mod(r, rec->user, true);
+    if (!m) return LR_ENOMEM;
+    m->role = rec->role;
+    m->muted_until_ms = rec->muted_until_ms;
+    m->banned_until_ms = rec->banned_until_ms;
+    return LR_OK;
+}
+
+bool lr_is_app_admin(const lr_shard *sh, const char *user)
+{
+    const lr_engine *e = sh->eng;
+    for (uint32_t i = 0; i < e->nadmins; i++)
+        if (!strcmp(e->admins[i], user)) return true;
+    return false;
+}
+
+int lr_room_role(lr_shard *sh, lr_room *r, const char *user)
+{
+    if (r->rec.owner[0] && !strcmp(r->rec.owner, user)) return 2;
+    if (lr_is_app_admin(sh, user)) return 1;
+    lr_rmod *m = lr_room_mod(r, user, false);
+    return m && m->role == LR_STORE_ROLE_ADMIN ? 1 : 0;
 }
 
 void lr_room_free_all(lr_shard *sh)
@@ -121,7 +182,7 @@ void lr_room_free_all(lr_shard *sh)
 
 /* ---- fan-out of frames to the shards holding members ---- */
 
-static void fan_out(lr_shard *sh, lr_room *r, lr_frame *f, bool keep_in_history)
+void lr_room_fan_out(lr_shard *sh, lr_room *r, lr_frame *f, bool keep_in_history)
 {
     lr_engine *e = sh->eng;
     uint32_t targets = 0;
@@ -194,7 +255,7 @@ static void count_cb(void *owner, lr_timer *t)
     snprintf(f->room, sizeof(f->room), "%s", r->rec.id);
     r->last_count = r->count;
     r->last_count_ms = sh->now_ms;
-    fan_out(sh, r, f, false);
+    lr_room_fan_out(sh, r, f, false);
 }
 
 static void count_changed(lr_shard *sh, lr_room *r)
@@ -260,8 +321,10 @@ static void build_join_reply(lr_shard *sh, lr_room *r, lr_im_join *m)
         lr_enc_raw(&e, f->data + f->poff[k], f->plen[k]);
     }
     lr_enc_array_end(&e);
+    lr_rmod *mod = lr_room_mod(r, m->user, false);
+    int64_t muted = mod && mod->muted_until_ms > lr_wall_ms() ? mod->muted_until_ms : 0;
     lr_enc_key(&e, "muted_until");
-    lr_enc_u64(&e, 0);
+    lr_enc_i64(&e, muted);
     lr_enc_key(&e, "mute_all");
     lr_enc_bool(&e, r->rec.mute_all);
     lr_enc_map_end(&e);
@@ -279,14 +342,14 @@ void lr_room_on_join(lr_shard *sh, lr_imsg *im)
     lr_im_join *m = (lr_im_join *)im;
     lr_engine *e = sh->eng;
     uint32_t from = m->h.from;
-    lr_room *r = room_find(sh, m->room);
+    lr_room *r = lr_room_find(sh, m->room);
     if (!r) {
         if (!sh->cfg->auto_create || atomic_load(&e->nrooms) >= sh->cfg->max_rooms) {
             m->err = LR_ERR_NO_ROOM;
         } else {
             lr_room_rec rec;
             default_rec(sh, &rec, m->room);
-            r = room_new(sh, &rec);
+            r = lr_room_create(sh, &rec);
             if (!r)
                 m->err = LR_ERR_INTERNAL;
             else if (e->store)
@@ -294,6 +357,10 @@ void lr_room_on_join(lr_shard *sh, lr_imsg *im)
         }
     }
     if (r && m->guest && !r->rec.allow_guests) m->err = LR_ERR_NO_PERMISSION;
+    if (r && !m->err) {
+        lr_rmod *mod = lr_room_mod(r, m->user, false);
+        if (mod && mod->banned_until_ms > lr_wall_ms()) m->err = LR_ERR_NO_PERMISSION;
+    }
     if (!m->err && r && !m->already) {
         size_t ul = strlen(m->user);
         uint64_t h = lr_hash(m->user, ul);
@@ -330,6 +397,7 @@ void lr_room_on_join(lr_shard *sh, lr_imsg *im)
         r->order.next = &u->order;
         r->shard_conns[from]++;
         r->conns++;
+        atomic_fetch_add_explicit(&sh->st.joins, 1, memory_order_relaxed);
     }
 reply:
     if (!m->err) build_join_reply(sh, r, m);
@@ -343,6 +411,7 @@ static void room_leave_user(lr_shard *sh, lr_room *r, const char *user, uint32_t
     lr_map_node *n = lr_map_get(&r->users, user, ul, lr_hash(user, ul));
     if (!n) return;
     lr_ouser *u = LR_CONTAINER_OF(n, lr_ouser, node);
+    atomic_fetch_add_explicit(&sh->st.leaves, 1, memory_order_relaxed);
     if (r->shard_conns[from]) r->shard_conns[from]--;
     if (r->conns) r->conns--;
     if (--u->nconns == 0) {
@@ -357,7 +426,7 @@ static void room_leave_user(lr_shard *sh, lr_room *r, const char *user, uint32_t
 void lr_room_on_leave(lr_shard *sh, lr_imsg *im)
 {
     lr_im_leave *m = (lr_im_leave *)im;
-    lr_room *r = room_find(sh, m->room);
+    lr_room *r = lr_room_find(sh, m->room);
     if (r) room_leave_user(sh, r, m->user, m->h.from);
     free(m);
 }
@@ -394,8 +463,23 @@ static void encode_msg(lr_enc *e, void *arg)
     lr_enc_map_end(e);
 }
 
-static void ack_send(lr_shard *sh, lr_room *r, lr_im_send *m, uint64_t seq)
+/* Answer a send: a client gets ok/err in its encoding, an admin REST send
+ * gets MsgSeq/MsgTime (MsgSeq 0 when frequency control dropped it). */
+static void send_result(lr_shard *sh, lr_room *r, lr_im_send *m, int code, const char *msg,
+                        uint64_t seq, int64_t time_ms)
 {
+    if (m->admin) {
+        json_t *extra = NULL;
+        if (!code)
+            extra = json_pack("{s:I,s:I}", "MsgSeq", (json_int_t)seq, "MsgTime",
+                              (json_int_t)(time_ms / 1000));
+        lr_admin_done_post(sh, m->conn, code, msg, extra);
+        return;
+    }
+    if (code) {
+        lr_reply_post_err(sh, m->conn, m->fmt, m->req_id, code, msg, 0);
+        return;
+    }
     if (seq == 0 && r && r->rec.report_limited) {
         lr_reply_post_err(sh, m->conn, m->fmt, m->req_id, LR_ERR_FREQ_LIMIT, "room frequency limit",
                           0);
@@ -421,7 +505,7 @@ static void ack_send(lr_shard *sh, lr_room *r, lr_im_send *m, uint64_t seq)
 static void drop_limited(lr_shard *sh, lr_room *r, lr_im_send *m)
 {
     atomic_fetch_add_explicit(&sh->st.limited[m->pri & 3], 1, memory_order_relaxed);
-    ack_send(sh, r, m, 0);
+    send_result(sh, r, m, 0, NULL, 0, lr_wall_ms());
     free(m);
 }
 
@@ -433,21 +517,22 @@ static void deliver(lr_shard *sh, lr_room *r, lr_im_send *m)
     void *ctx[2] = {m, &tmp};
     lr_frame *f = lr_frame_build(&sh->scratch, &sh->scratch2, encode_msg, ctx);
     if (!f) {
-        lr_reply_post_err(sh, m->conn, m->fmt, m->req_id, LR_ERR_INTERNAL, "out of memory", 0);
+        send_result(sh, r, m, LR_ERR_INTERNAL, "out of memory", 0, 0);
         free(m);
         return;
     }
     r->seq++;
+    atomic_fetch_add_explicit(&sh->st.msgs_passed, 1, memory_order_relaxed);
     f->kind = LR_FRAME_MSG;
     f->pri = m->pri;
     f->seq = tmp.seq;
     f->time_ms = tmp.time_ms;
     f->src_shard = m->conn.shard;
     f->src_slot = m->conn.slot;
-    f->src_gen = m->conn.gen;
+    f->src_gen = m->admin ? 0 : m->conn.gen;
     snprintf(f->room, sizeof(f->room), "%s", r->rec.id);
-    ack_send(sh, r, m, f->seq);
-    fan_out(sh, r, f, true);
+    send_result(sh, r, m, 0, NULL, f->seq, f->time_ms);
+    lr_room_fan_out(sh, r, f, true);
     free(m);
 }
 
@@ -477,7 +562,7 @@ void lr_room_on_send(lr_shard *sh, lr_imsg *im)
 {
     lr_im_send *m = (lr_im_send *)im;
     if (!m->at_room) {
-        if (!lr_user_allow_send(sh, m->user)) {
+        if (!m->admin && !lr_user_allow_send(sh, m->user)) {
             lr_reply_post_err(sh, m->conn, m->fmt, m->req_id, LR_ERR_TOO_FAST, "sending too fast",
                               0);
             free(m);
@@ -487,12 +572,38 @@ void lr_room_on_send(lr_shard *sh, lr_imsg *im)
         lr_shard_post(sh, lr_shard_of(sh->eng, m->room, strlen(m->room)), &m->h);
         return;
     }
-    lr_room *r = room_find(sh, m->room);
+    lr_room *r = lr_room_find(sh, m->room);
     if (!r) {
-        lr_reply_post_err(sh, m->conn, m->fmt, m->req_id, LR_ERR_NO_ROOM, "no such room", 0);
+        send_result(sh, NULL, m, LR_ERR_NO_ROOM, "no such room", 0, 0);
         free(m);
         return;
     }
+    if (!m->admin) {
+        lr_rmod *mod = lr_room_mod(r, m->user, false);
+        int64_t now = lr_wall_ms();
+        char msg[64];
+        if (mod && mod->banned_until_ms > now) {
+            send_result(sh, r, m, LR_ERR_NO_PERMISSION, "banned", 0, 0);
+            free(m);
+            return;
+        }
+        if (mod && mod->muted_until_ms > now) {
+            snprintf(msg, sizeof(msg), "muted until %lld", (long long)mod->muted_until_ms);
+            send_result(sh, r, m, LR_ERR_MUTED, msg, 0, 0);
+            free(m);
+            return;
+        }
+        if (r->rec.mute_all && lr_room_role(sh, r, m->user) == 0) {
+            send_result(sh, r, m, LR_ERR_MUTED, "muted: the room is muted", 0, 0);
+            free(m);
+            return;
+        }
+    }
+    lr_room_offer(sh, r, m);
+}
+
+void lr_room_offer(lr_shard *sh, lr_room *r, lr_im_send *m)
+{
     uint64_t d = lr_freq_deadline(&r->freq);
     if (d && sh->now_ms >= d) close_window(sh, r);
     void *evicted = NULL;
@@ -507,12 +618,23 @@ void lr_room_on_send(lr_shard *sh, lr_imsg *im)
     }
 }
 
+void lr_room_reconfigure(lr_shard *sh, lr_room *r)
+{
+    lr_freq_configure(&r->freq, room_rate(sh, r), sh->cfg->rate_window_ms, sh->now_ms);
+    uint32_t cap = room_history(sh, r);
+    while (r->hist_n > cap) {
+        lr_frame_unref(r->hist[r->hist_start]);
+        r->hist_start = (r->hist_start + 1) % LR_MAX_HISTORY;
+        r->hist_n--;
+    }
+}
+
 /* ---- queries ---- */
 
 void lr_room_on_query(lr_shard *sh, lr_imsg *im)
 {
     lr_im_query *m = (lr_im_query *)im;
-    lr_room *r = room_find(sh, m->room);
+    lr_room *r = lr_room_find(sh, m->room);
     if (!r) {
         lr_reply_post_err(sh, m->conn, m->fmt, m->req_id, LR_ERR_NO_ROOM, "no such room", 0);
         free(m);

@@ -75,6 +75,16 @@ typedef struct lr_ouser {
     char id[];
 } lr_ouser;
 
+/* What the room remembers about a user beyond presence: role, mute, ban
+ * (mirrors lr_member_rec in the store). */
+typedef struct lr_rmod {
+    lr_map_node node;
+    uint8_t role; /* LR_STORE_ROLE_* */
+    int64_t muted_until_ms;
+    int64_t banned_until_ms;
+    char id[LR_MAX_USER_ID + 1];
+} lr_rmod;
+
 typedef struct lr_room {
     lr_map_node node;
     lr_shard *sh;
@@ -92,7 +102,16 @@ typedef struct lr_room {
     uint32_t last_count;
     uint64_t last_count_ms;
     lr_timer count_timer;
+    lr_map mods; /* lr_rmod by user */
 } lr_room;
+
+/* A profile imported with account_import, on the user's home shard. */
+typedef struct lr_profile {
+    lr_map_node node;
+    char id[LR_MAX_USER_ID + 1];
+    char nick[LR_MAX_NICK + 1];
+    char avatar[LR_MAX_AVATAR + 1];
+} lr_profile;
 
 /* A user on its home shard: connections (device limit) and send times. */
 typedef struct lr_user_conn {
@@ -118,6 +137,14 @@ void lr_user_on_login(lr_shard *sh, lr_imsg *m);
 void lr_user_on_logout(lr_shard *sh, lr_imsg *m);
 /* Install a room read from the store on its home shard (start-up). */
 int lr_room_boot(lr_shard *sh, const lr_room_rec *rec);
+int lr_room_boot_member(lr_shard *sh, const lr_member_rec *rec);
+/* Moderation and admin commands on the room's home shard (room_admin.c). */
+void lr_room_on_mod(lr_shard *sh, lr_imsg *m);
+void lr_room_on_admin(lr_shard *sh, lr_imsg *m);
+/* Admin commands about a user, on the user's home shard (user.c). */
+void lr_user_on_admin(lr_shard *sh, lr_imsg *m);
+int lr_user_boot_profile(lr_shard *sh, const lr_user_rec *rec);
+void lr_user_free_profiles(lr_shard *sh);
 void lr_room_free_all(lr_shard *sh);
 void lr_user_free_all(lr_shard *sh);
 
@@ -126,6 +153,9 @@ void lr_fanout_on_join_ack(lr_shard *sh, lr_imsg *m);
 void lr_fanout_on_frame(lr_shard *sh, lr_imsg *m);
 void lr_fanout_on_reply(lr_shard *sh, lr_imsg *m);
 void lr_fanout_on_kick(lr_shard *sh, lr_imsg *m);
+void lr_fanout_on_room_kick(lr_shard *sh, lr_imsg *m);
+void lr_fanout_on_broadcast(lr_shard *sh, lr_imsg *m);
+void lr_fanout_on_profile(lr_shard *sh, lr_imsg *m);
 /* Leave every room (connection closing): leaves reach the home shards. */
 void lr_fanout_detach(lr_shard *sh, lr_conn *c);
 /* Leave one room; false when the connection was not in it. */

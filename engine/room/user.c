@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "admin/admin_cmd.h"
 #include "core/engine.h"
 #include "room/room.h"
 
@@ -38,9 +39,46 @@ static void kick(lr_shard *sh, lr_conn_ref ref, int code, const char *msg)
     lr_shard_post(sh, ref.shard, &k->h);
 }
 
+static lr_profile *profile_find(lr_shard *sh, const char *id, bool create)
+{
+    size_t n = strlen(id);
+    uint64_t h = lr_hash(id, n);
+    lr_map_node *node = lr_map_get(&sh->profiles, id, n, h);
+    if (node || !create) return node ? LR_CONTAINER_OF(node, lr_profile, node) : NULL;
+    lr_profile *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    p->node.key = p->id;
+    p->node.klen = (uint32_t)n;
+    p->node.hash = h;
+    lr_map_put(&sh->profiles, &p->node);
+    return p;
+}
+
+int lr_user_boot_profile(lr_shard *sh, const lr_user_rec *rec)
+{
+    lr_profile *p = profile_find(sh, rec->id, true);
+    if (!p) return LR_ENOMEM;
+    snprintf(p->nick, sizeof(p->nick), "%s", rec->nick);
+    snprintf(p->avatar, sizeof(p->avatar), "%s", rec->face_url);
+    return LR_OK;
+}
+
+static void push_profile(lr_shard *sh, lr_conn_ref ref, const lr_profile *p)
+{
+    lr_im_profile *m = lr_imsg_new(LR_IM_PROFILE, sizeof(*m));
+    if (!m) return;
+    m->conn = ref;
+    snprintf(m->nick, sizeof(m->nick), "%s", p->nick);
+    snprintf(m->avatar, sizeof(m->avatar), "%s", p->avatar);
+    lr_shard_post(sh, ref.shard, &m->h);
+}
+
 void lr_user_on_login(lr_shard *sh, lr_imsg *im)
 {
     lr_im_login *m = (lr_im_login *)im;
+    lr_profile *prof = profile_find(sh, m->user, false);
+    if (prof) push_profile(sh, m->conn, prof);
     lr_user *u = user_find(sh, m->user);
     if (!u) {
         u = calloc(1, sizeof(*u));
@@ -128,4 +166,69 @@ void lr_user_free_all(lr_shard *sh)
         n = next;
     }
     lr_map_free(&sh->users);
+}
+
+static void import_done(void *arg, int rc)
+{
+    lr_im_admin *m = arg; /* reused as the carrier of the answer */
+    lr_im_admin_done *d = lr_imsg_new(LR_IM_ADMIN_DONE, sizeof(*d));
+    lr_engine *e = (lr_engine *)m->gather;
+    if (d) {
+        d->conn = m->conn;
+        d->code = rc ? LR_ERR_INTERNAL : 0;
+        snprintf(d->info, sizeof(d->info), "%s", rc ? "store write failed" : "");
+        lr_shard_post_foreign(&e->shards[m->conn.shard], &d->h);
+    }
+    free(m);
+}
+
+void lr_user_on_admin(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_admin *m = (lr_im_admin *)im;
+    lr_admin_cmd *c = m->cmd;
+    m->cmd = NULL;
+    if (c->op == LR_ADMIN_KICK) {
+        lr_user *u = user_find(sh, c->u.kick.user.p);
+        while (u && u->nconns) {
+            kick(sh, u->conns[u->nconns - 1].ref, LR_ERR_KICKED_OFFLINE,
+                 "kicked offline by the admin");
+            u->nconns--;
+        }
+        lr_admin_done_post(sh, m->conn, 0, NULL, NULL);
+        free(m);
+    } else {
+        lr_profile *p = profile_find(sh, c->u.account.user.p, true);
+        lr_user_rec rec;
+        memset(&rec, 0, sizeof(rec));
+        if (p) {
+            if (c->u.account.nick.p) snprintf(p->nick, sizeof(p->nick), "%s", c->u.account.nick.p);
+            if (c->u.account.face_url.p)
+                snprintf(p->avatar, sizeof(p->avatar), "%s", c->u.account.face_url.p);
+            snprintf(rec.id, sizeof(rec.id), "%s", p->id);
+            snprintf(rec.nick, sizeof(rec.nick), "%s", p->nick);
+            snprintf(rec.face_url, sizeof(rec.face_url), "%s", p->avatar);
+            lr_user *u = user_find(sh, p->id);
+            for (uint32_t i = 0; u && i < u->nconns; i++)
+                push_profile(sh, u->conns[i].ref, p);
+        }
+        m->gather = sh->eng; /* import_done needs the engine to find the admin loop */
+        if (!p || lr_store_user_put(sh->eng->store, &rec, import_done, m) != 0) {
+            lr_admin_done_post(sh, m->conn, LR_ERR_INTERNAL, "out of memory", NULL);
+            free(m);
+        }
+    }
+    lr_admin_cmd_free(c);
+    free(c);
+}
+
+void lr_user_free_profiles(lr_shard *sh)
+{
+    uint32_t it;
+    lr_map_node *n = lr_map_first(&sh->profiles, &it);
+    while (n) {
+        lr_map_node *next = lr_map_next(&sh->profiles, &it, n);
+        free(LR_CONTAINER_OF(n, lr_profile, node));
+        n = next;
+    }
+    lr_map_free(&sh->profiles);
 }

@@ -31,6 +31,7 @@ typedef enum lr_store_op_kind {
     LR_STORE_OP_MEMBER_PUT,
     LR_STORE_OP_USER_PUT,
     LR_STORE_OP_SWEEP,
+    LR_STORE_OP_BARRIER, /* writes nothing: its done runs after what came before */
 } lr_store_op_kind;
 
 /* One queued write: this header is embedded first in a kind-specific
@@ -136,6 +137,8 @@ static int run_batch(lr_store *s, lr_store_op *batch)
             break;
         case LR_STORE_OP_SWEEP:
             rc = ops->sweep_expired(s->be, LR_CONTAINER_OF(op, op_sweep, op)->now_ms);
+            break;
+        case LR_STORE_OP_BARRIER:
             break;
         }
     }
@@ -343,6 +346,14 @@ int lr_store_sweep_expired(lr_store *s, int64_t now_ms, lr_store_done_cb done, v
     w->op.kind = LR_STORE_OP_SWEEP;
     w->now_ms = now_ms;
     return enqueue(s, &w->op, done, ctx);
+}
+
+int lr_store_barrier(lr_store *s, lr_store_done_cb done, void *ctx)
+{
+    lr_store_op *op = malloc(sizeof(*op));
+    if (!op) return LR_ENOMEM;
+    op->kind = LR_STORE_OP_BARRIER;
+    return enqueue(s, op, done, ctx);
 }
 
 void lr_store_sync(lr_store *s)

@@ -116,6 +116,12 @@ int lr_store_user_put(lr_store *s, const lr_user_rec *rec, lr_store_done_cb done
  * negative now_ms. */
 int lr_store_sweep_expired(lr_store *s, int64_t now_ms, lr_store_done_cb done, void *ctx);
 
+/* Queue no write: done(ctx, rc) runs on the store thread once every write
+ * queued before it is committed (rc is that batch's result). This is how an
+ * admin command that made several writes is answered only when all of them
+ * are durable. 0 or LR_ENOMEM (queue full; done is not called). */
+int lr_store_barrier(lr_store *s, lr_store_done_cb done, void *ctx);
+
 /* Block until every write queued before the call is committed (drain, tests).
  * Never call it from a done callback: that runs on the store thread. */
 void lr_store_sync(lr_store *s);

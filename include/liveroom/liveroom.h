@@ -34,6 +34,8 @@ typedef struct lr_config {
     char secret[256];          /* empty: <data_dir>/secret */
     uint64_t app_id;           /* default 1400000000 */
     bool auto_create;          /* default on */
+    char admins[512];          /* app admins, comma-separated (<= 15), default administrator */
+    uint32_t broadcast_rate;   /* send_broadcast_msg per second, default 1, max 5 */
     int log_level;             /* LR_LOG_*: default info */
     /* connections */
     uint32_t idle_timeout_s;      /* default 60 */
@@ -91,6 +93,7 @@ void lr_engine_destroy(lr_engine *e);
 /* The ports actually bound (useful with port 0). */
 uint16_t lr_engine_port(const lr_engine *e);
 uint16_t lr_engine_tcp_port(const lr_engine *e);
+uint16_t lr_engine_admin_port(const lr_engine *e);
 
 #ifdef __cplusplus
 }
