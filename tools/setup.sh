@@ -10,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libxxhash-dev
       libmsgpack-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev libhiredis-dev libcmocka-dev python3 python3-websockets
-      redis-server nodejs npm clang prometheus)
+      redis-server nodejs npm clang prometheus chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -41,13 +41,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
         --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 fi
 
-# Node's `ws` for the integration tests written against a third-party client.
-nodedir="$root/tests/integration/node"
-if [ -f "$nodedir/package.json" ] && [ ! -d "$nodedir/node_modules" ]; then
-    echo "setup: installing node test dependencies" >&2
-    if [ -f "$nodedir/package-lock.json" ]; then
-        (cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error </dev/null >/dev/null)
-    else
-        (cd "$nodedir" && npm install --no-audit --no-fund --loglevel=error </dev/null >/dev/null)
+# Node's `ws` for the integration tests written against a third-party client;
+# playwright-core (and `ws`) for the browser tests, which drive Debian's
+# chromium above: never let npm fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+for nodedir in "$root/tests/integration/node" "$root/tests/browser"; do
+    if [ -f "$nodedir/package.json" ] && [ ! -d "$nodedir/node_modules" ]; then
+        echo "setup: installing node test dependencies in ${nodedir#"$root"/}" >&2
+        if [ -f "$nodedir/package-lock.json" ]; then
+            (cd "$nodedir" && npm ci --no-audit --no-fund --loglevel=error </dev/null >/dev/null)
+        else
+            (cd "$nodedir" && npm install --no-audit --no-fund --loglevel=error </dev/null >/dev/null)
+        fi
     fi
-fi
+done
