@@ -17,6 +17,7 @@
 #include "admin/metrics_text.h"
 #include "core/engine.h"
 #include "core/log.h"
+#include "hooks/hooks.h"
 #include "net/http.h"
 #include "room/imsg.h"
 #include "room/room.h"
@@ -253,6 +254,30 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
         lr_prom_gauge(out, "liveroom_batch_delay_milliseconds",
                       "Current fan-out batching delay of each shard", l,
                       e->shards[i].batch_delay_ms);
+    }
+    if (e->hooks) {
+        const lr_hooks_stats *hs = lr_hooks_get_stats(e->hooks);
+        lr_prom_counter(out, "liveroom_callbacks_sent_total", "Callbacks answered by the backend",
+                        NULL, atomic_load(&hs->sent));
+        static const char *const fails[] = {"failed", "timeout", "retried", "dropped"};
+        uint64_t v[] = {atomic_load(&hs->failed), atomic_load(&hs->timeouts),
+                        atomic_load(&hs->retried), atomic_load(&hs->dropped)};
+        for (int k = 0; k < 4; k++) {
+            lr_prom_label l[] = {{"kind", fails[k]}, {NULL, NULL}};
+            lr_prom_counter(out, "liveroom_callback_failures_total",
+                            "Callbacks that failed, timed out, were retried or dropped", l, v[k]);
+        }
+        double bounds[LR_HOOKS_LATENCY_BUCKETS - 1];
+        uint64_t counts[LR_HOOKS_LATENCY_BUCKETS], prev = 0;
+        for (int i = 0; i < LR_HOOKS_LATENCY_BUCKETS; i++) {
+            uint64_t cum = atomic_load(&hs->latency_bucket[i]);
+            counts[i] = cum >= prev ? cum - prev : 0;
+            prev = cum;
+            if (i < LR_HOOKS_LATENCY_BUCKETS - 1) bounds[i] = lr_hooks_latency_le_ms[i] / 1000.0;
+        }
+        lr_prom_histogram(out, "liveroom_callback_latency_seconds", "Callback round trip time",
+                          NULL, bounds, LR_HOOKS_LATENCY_BUCKETS - 1, counts,
+                          atomic_load(&hs->latency_sum_us) / 1e6);
     }
     (void)turns;
     (void)conns;

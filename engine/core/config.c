@@ -67,6 +67,12 @@ static const opt opts[] = {
     O("allow-guests", T_BOOL, allow_guests, 0, 1, "rooms admit guests by default"),
     O("member-events", T_BOOL, member_events, 0, 1, "rooms push join/leave events by default"),
     O("report-limited", T_BOOL, report_limited, 0, 1, "dropped sends get err 10023"),
+    O("callback-url", T_STR, callback_url, 0, 0, "business backend URL for callbacks"),
+    O("callback-token", T_STR, callback_token, 0, 0, "token for the callbacks' Sign"),
+    O("callbacks", T_STR, callbacks, 0, 0, "all, or CallbackCommands separated by commas"),
+    O("callback-timeout-ms", T_U32, callback_timeout_ms, 10, 60000, "callback timeout"),
+    O("callback-fail-closed", T_BOOL, callback_fail_closed, 0, 1,
+      "before-send rejects on timeout or error"),
     O("fanout-max-delay-ms", T_U32, fanout_max_delay_ms, 0, 1000, "longest batching delay"),
     O("room-ring", T_U32, room_ring, 8, 65536, "frames kept per room per shard"),
     O("slow-lag", T_U32, slow_lag, 1, 65536, "frames behind before low priorities are skipped"),
@@ -109,6 +115,8 @@ void lr_config_defaults(lr_config *c)
     c->count_interval_ms = 2000;
     c->allow_guests = true;
     c->fanout_max_delay_ms = 100;
+    snprintf(c->callbacks, sizeof(c->callbacks), "all");
+    c->callback_timeout_ms = 2000;
     c->room_ring = 256;
     c->slow_lag = 64;
     c->slow_timeout_ms = 10000;

@@ -21,6 +21,7 @@
 
 #include "admin/server.h"
 #include "auth/sig.h"
+#include "hooks/hooks.h"
 #include "core/log.h"
 #include "net/conn.h"
 #include "room/room.h"
@@ -121,6 +122,20 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         }
         if (!comma) break;
         p = comma + 1;
+    }
+    if (cfg->callback_url[0]) {
+        lr_hooks_config hc = {0};
+        snprintf(hc.url, sizeof(hc.url), "%s", cfg->callback_url);
+        snprintf(hc.token, sizeof(hc.token), "%s", cfg->callback_token);
+        hc.app_id = cfg->app_id;
+        hc.timeout_ms = cfg->callback_timeout_ms;
+        hc.fail_closed = cfg->callback_fail_closed;
+        if (lr_hooks_parse_commands(cfg->callbacks, &hc.commands) != 0) {
+            snprintf(err, errcap, "callbacks: 'all' or CallbackCommands separated by commas");
+            goto fail;
+        }
+        e->hooks = lr_hooks_start(&hc, err, errcap);
+        if (!e->hooks) goto fail;
     }
     e->store = lr_store_open_sqlite(cfg->data_dir, err, errcap);
     if (!e->store) goto fail;
@@ -300,6 +315,10 @@ void lr_engine_destroy(lr_engine *e)
         lr_engine_stop(e);
         lr_engine_wait(e);
     }
+    /* no shard runs now: what the hooks thread still answers lands in
+     * foreign queues that are discarded below */
+    if (e->hooks) lr_hooks_stop(e->hooks);
+    e->hooks = NULL;
     for (uint32_t i = 0; e->shards && i < e->nthreads; i++) {
         lr_shard *sh = &e->shards[i];
         /* the ring first: after this no operation can touch a connection */

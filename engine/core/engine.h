@@ -16,6 +16,7 @@ struct lr_engine {
     char secret[256];
     size_t secret_len;
     lr_store *store;
+    struct lr_hooks *hooks;              /* NULL when no callback URL is set */
     char admins[15][LR_MAX_USER_ID + 1]; /* app admins (cfg.admins split) */
     uint32_t nadmins;
     uint32_t nshards;  /* room/user/connection shards: homes hash over these */

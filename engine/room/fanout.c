@@ -76,10 +76,11 @@ static void lroom_free(lr_shard *sh, lr_lroom *lr)
     free(lr);
 }
 
-static void post_leave(lr_shard *sh, const char *room, const char *user)
+static void post_leave(lr_shard *sh, const char *room, const char *user, bool kicked)
 {
     lr_im_leave *m = lr_imsg_new(LR_IM_LEAVE, sizeof(*m));
     if (!m) return;
+    m->kicked = kicked;
     snprintf(m->room, sizeof(m->room), "%s", room);
     snprintf(m->user, sizeof(m->user), "%s", user);
     lr_shard_post(sh, lr_shard_of(sh->eng, room, strlen(room)), &m->h);
@@ -92,7 +93,7 @@ void lr_fanout_on_join_ack(lr_shard *sh, lr_imsg *im)
     if (c && !m->already && c->njoining) c->njoining--;
     if (!c) {
         /* the connection went away while the join travelled: undo it */
-        if (!m->err && !m->already) post_leave(sh, m->room, m->user);
+        if (!m->err && !m->already) post_leave(sh, m->room, m->user, false);
         goto out;
     }
     if (m->err) {
@@ -107,7 +108,7 @@ void lr_fanout_on_join_ack(lr_shard *sh, lr_imsg *im)
         lr_lroom *lr = lroom_get(sh, m->room);
         lr_member *mb = lr ? calloc(1, sizeof(*mb)) : NULL;
         if (!mb) {
-            post_leave(sh, m->room, m->user);
+            post_leave(sh, m->room, m->user, false);
             lr_conn_reply_err(sh, c, m->req_id, LR_ERR_INTERNAL, "out of memory");
             if (lr && !lr->members) lroom_free(sh, lr);
             goto out;
@@ -149,7 +150,7 @@ bool lr_fanout_leave(lr_shard *sh, lr_conn *c, const char *room, size_t len)
         if (mb->room->node.klen == len && memcmp(mb->room->id, room, len) == 0) {
             *pp = mb->conn_next;
             c->nrooms--;
-            post_leave(sh, mb->room->id, c->user);
+            post_leave(sh, mb->room->id, c->user, false);
             member_remove(sh, mb);
             return true;
         }
@@ -169,7 +170,7 @@ void lr_fanout_detach(lr_shard *sh, lr_conn *c)
     while (c->rooms) {
         lr_member *mb = c->rooms;
         c->rooms = mb->conn_next;
-        post_leave(sh, mb->room->id, c->user);
+        post_leave(sh, mb->room->id, c->user, false);
         member_remove(sh, mb);
     }
     c->nrooms = 0;
@@ -352,7 +353,7 @@ void lr_fanout_on_room_kick(lr_shard *sh, lr_imsg *im)
                     break;
                 }
             c->nrooms--;
-            post_leave(sh, k->room, c->user);
+            post_leave(sh, k->room, c->user, true);
             bool last = lr->nmembers == 1;
             member_remove(sh, mb);
             if (last) break; /* the replica is gone */

@@ -51,6 +51,7 @@ typedef struct lr_im_join {
 
 typedef struct lr_im_leave {
     lr_imsg h;
+    bool kicked; /* removed by a kick, ban or destroy (ExitType Kicked) */
     char room[LR_MAX_ROOM_ID + 1];
     char user[LR_MAX_USER_ID + 8];
 } lr_im_leave;
@@ -64,8 +65,10 @@ typedef struct lr_im_send {
     uint8_t type;
     uint8_t body_kind;
     bool has_random;
-    bool at_room; /* passed the user home's rate check */
-    bool admin;   /* a REST send_group_msg: answered to the admin loop */
+    bool at_room;    /* passed the user home's rate check */
+    bool admin;      /* a REST send_group_msg: answered to the admin loop */
+    bool hooked;     /* the before-send callback has been asked */
+    uint8_t verdict; /* its answer: LR_HOOK_ALLOW / REJECT / DROP */
     uint32_t random;
     uint32_t body_len;
     char room[LR_MAX_ROOM_ID + 1];

@@ -16,6 +16,8 @@
 #include "net/conn.h"
 #include <jansson.h>
 
+#include "hooks/hooks.h"
+
 #define LR_COUNT_FORCE_MS 10000 /* a changed count goes out at least this often */
 
 lr_room *lr_room_find(lr_shard *sh, const char *id)
@@ -350,10 +352,12 @@ void lr_room_on_join(lr_shard *sh, lr_imsg *im)
             lr_room_rec rec;
             default_rec(sh, &rec, m->room);
             r = lr_room_create(sh, &rec);
-            if (!r)
+            if (!r) {
                 m->err = LR_ERR_INTERNAL;
-            else if (e->store)
-                lr_store_room_put(e->store, &r->rec, NULL, NULL);
+            } else {
+                if (e->store) lr_store_room_put(e->store, &r->rec, NULL, NULL);
+                lr_room_hook_group(sh, r, true);
+            }
         }
     }
     if (r && m->guest && !r->rec.allow_guests) m->err = LR_ERR_NO_PERMISSION;
@@ -387,6 +391,8 @@ void lr_room_on_join(lr_shard *sh, lr_imsg *im)
             lr_map_put(&r->users, &u->node);
             r->count++;
             count_changed(sh, r);
+            lr_room_hook_member(sh, r, u->id, true, false);
+            if (r->rec.member_events) lr_room_member_event(sh, r, u->id, true);
         }
         u->nconns++;
         u->join_ms = lr_wall_ms();
@@ -405,7 +411,7 @@ reply:
     lr_shard_post(sh, from, &m->h);
 }
 
-static void room_leave_user(lr_shard *sh, lr_room *r, const char *user, uint32_t from)
+static void room_leave_user(lr_shard *sh, lr_room *r, const char *user, uint32_t from, bool kicked)
 {
     size_t ul = strlen(user);
     lr_map_node *n = lr_map_get(&r->users, user, ul, lr_hash(user, ul));
@@ -417,6 +423,8 @@ static void room_leave_user(lr_shard *sh, lr_room *r, const char *user, uint32_t
     if (--u->nconns == 0) {
         lr_dlist_remove(&u->order);
         lr_map_del(&r->users, &u->node);
+        lr_room_hook_member(sh, r, u->id, false, kicked);
+        if (r->rec.member_events) lr_room_member_event(sh, r, u->id, false);
         free(u);
         r->count--;
         count_changed(sh, r);
@@ -427,7 +435,7 @@ void lr_room_on_leave(lr_shard *sh, lr_imsg *im)
 {
     lr_im_leave *m = (lr_im_leave *)im;
     lr_room *r = lr_room_find(sh, m->room);
-    if (r) room_leave_user(sh, r, m->user, m->h.from);
+    if (r) room_leave_user(sh, r, m->user, m->h.from, m->kicked);
     free(m);
 }
 
@@ -532,6 +540,7 @@ static void deliver(lr_shard *sh, lr_room *r, lr_im_send *m)
     f->src_gen = m->admin ? 0 : m->conn.gen;
     snprintf(f->room, sizeof(f->room), "%s", r->rec.id);
     send_result(sh, r, m, 0, NULL, f->seq, f->time_ms);
+    lr_room_after_send(sh, r, m, f->seq, f->time_ms);
     lr_room_fan_out(sh, r, f, true);
     free(m);
 }
@@ -578,6 +587,21 @@ void lr_room_on_send(lr_shard *sh, lr_imsg *im)
         free(m);
         return;
     }
+    if (m->hooked) {
+        /* back from the before-send callback */
+        if (m->verdict == LR_HOOK_REJECT) {
+            send_result(sh, r, m, LR_ERR_REJECTED, "rejected by the before-send callback", 0, 0);
+            free(m);
+            return;
+        }
+        if (m->verdict == LR_HOOK_DROP) {
+            send_result(sh, r, m, 0, NULL, 0, lr_wall_ms());
+            free(m);
+            return;
+        }
+        lr_room_offer(sh, r, m);
+        return;
+    }
     if (!m->admin) {
         lr_rmod *mod = lr_room_mod(r, m->user, false);
         int64_t now = lr_wall_ms();
@@ -598,6 +622,12 @@ void lr_room_on_send(lr_shard *sh, lr_imsg *im)
             free(m);
             return;
         }
+    }
+    if (lr_room_before_send(sh, r, m)) return; /* comes back with the verdict */
+    if (m->hooked && m->verdict == LR_HOOK_REJECT) {
+        send_result(sh, r, m, LR_ERR_REJECTED, "rejected: callback unavailable", 0, 0);
+        free(m);
+        return;
     }
     lr_room_offer(sh, r, m);
 }

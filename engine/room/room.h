@@ -145,6 +145,8 @@ void lr_room_on_admin(lr_shard *sh, lr_imsg *m);
 void lr_user_on_admin(lr_shard *sh, lr_imsg *m);
 int lr_user_boot_profile(lr_shard *sh, const lr_user_rec *rec);
 void lr_user_free_profiles(lr_shard *sh);
+/* State.StateChange callback for a user's login or disconnect. */
+void lr_hook_user_state(lr_shard *sh, const char *user, bool login);
 void lr_room_free_all(lr_shard *sh);
 void lr_user_free_all(lr_shard *sh);
 

@@ -100,6 +100,13 @@ static void kick_out(lr_shard *sh, lr_room *r, const char *user)
     }
 }
 
+void lr_room_member_event(lr_shard *sh, lr_room *r, const char *user, bool joined)
+{
+    ev v = ev_of(joined ? "join" : "leave");
+    v.user = user;
+    emit(sh, r, &v);
+}
+
 /* ---- persistence ---- */
 
 typedef struct done_ctx {
@@ -314,6 +321,7 @@ static void on_create(lr_shard *sh, lr_im_admin *m, const lr_admin_cmd *c)
         done_now(sh, m, LR_ERR_INTERNAL, "out of memory", NULL);
         return;
     }
+    lr_room_hook_group(sh, r, true);
     reply_durable(sh, m->conn, json_pack("{s:s}", "GroupId", id));
 }
 
@@ -321,6 +329,7 @@ static void on_destroy(lr_shard *sh, lr_im_admin *m, lr_room *r)
 {
     ev v = ev_of("destroyed");
     emit(sh, r, &v);
+    lr_room_hook_group(sh, r, false);
     kick_out(sh, r, "");
     if (lr_store_room_delete(sh->eng->store, r->rec.id, NULL, NULL) != 0) {
         done_now(sh, m, LR_ERR_INTERNAL, "store queue full", NULL);

@@ -20,4 +20,15 @@ void lr_room_offer(lr_shard *sh, lr_room *r, lr_im_send *m);
 void lr_room_reconfigure(lr_shard *sh, lr_room *r);
 bool lr_is_app_admin(const lr_shard *sh, const char *user);
 
+/* Callbacks (room_hooks.c). lr_room_before_send returns true when the
+ * message went to the before-send callback: it comes back later with
+ * m->hooked set and m->verdict. */
+bool lr_room_before_send(lr_shard *sh, lr_room *r, lr_im_send *m);
+void lr_room_after_send(lr_shard *sh, lr_room *r, const lr_im_send *m, uint64_t seq,
+                        int64_t time_ms);
+void lr_room_hook_member(lr_shard *sh, lr_room *r, const char *user, bool joined, bool kicked);
+void lr_room_hook_group(lr_shard *sh, lr_room *r, bool created);
+/* Member events (join/leave) for rooms that enable them (room_admin.c). */
+void lr_room_member_event(lr_shard *sh, lr_room *r, const char *user, bool joined);
+
 #endif

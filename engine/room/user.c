@@ -79,6 +79,7 @@ void lr_user_on_login(lr_shard *sh, lr_imsg *im)
     lr_im_login *m = (lr_im_login *)im;
     lr_profile *prof = profile_find(sh, m->user, false);
     if (prof) push_profile(sh, m->conn, prof);
+    lr_hook_user_state(sh, m->user, true);
     lr_user *u = user_find(sh, m->user);
     if (!u) {
         u = calloc(1, sizeof(*u));
@@ -118,6 +119,7 @@ out:
 void lr_user_on_logout(lr_shard *sh, lr_imsg *im)
 {
     lr_im_login *m = (lr_im_login *)im;
+    lr_hook_user_state(sh, m->user, false);
     lr_user *u = user_find(sh, m->user);
     if (u) {
         for (uint32_t i = 0; i < u->nconns; i++) {

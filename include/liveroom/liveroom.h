@@ -56,6 +56,12 @@ typedef struct lr_config {
     bool allow_guests;          /* default on */
     bool member_events;         /* default off */
     bool report_limited;        /* default off */
+    /* callbacks (ADMIN_API.md §3) */
+    char callback_url[512]; /* empty: callbacks off */
+    char callback_token[256];
+    char callbacks[1024];         /* "all" or a comma list of CallbackCommands */
+    uint32_t callback_timeout_ms; /* default 2000 */
+    bool callback_fail_closed;    /* before-send on timeout/error rejects (default: allows) */
     /* fan-out */
     uint32_t fanout_max_delay_ms; /* default 100 */
     uint32_t room_ring;           /* frames kept per room per shard, default 256 */
