@@ -233,9 +233,9 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
         char id[16];
         snprintf(id, sizeof(id), "%u", i);
         lr_prom_label l[] = {{"shard", id}, {NULL, NULL}};
-        lr_prom_counter(out, "liveroom_loop_busy_microseconds_total",
-                        "Time each shard spent working (not waiting)", l,
-                        atomic_load(&e->shards[i].st.busy_us));
+        lr_prom_gauge(out, "liveroom_loop_busy_seconds",
+                      "Time each shard has spent working (not waiting) since start", l,
+                      atomic_load(&e->shards[i].st.busy_us) / 1e6);
     }
     for (uint32_t i = 0; i < e->nthreads; i++) {
         char id[16];
@@ -251,9 +251,26 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
         char id[16];
         snprintf(id, sizeof(id), "%u", i);
         lr_prom_label l[] = {{"shard", id}, {NULL, NULL}};
-        lr_prom_gauge(out, "liveroom_batch_delay_milliseconds",
+        lr_prom_gauge(out, "liveroom_batch_delay_seconds",
                       "Current fan-out batching delay of each shard", l,
-                      e->shards[i].batch_delay_ms);
+                      e->shards[i].batch_delay_ms / 1000.0);
+    }
+    {
+        const lr_store_stats *ss = lr_store_get_stats(e->store);
+        double bounds[LR_STORE_LATENCY_BUCKETS - 1];
+        uint64_t counts[LR_STORE_LATENCY_BUCKETS];
+        for (int i = 0; i < LR_STORE_LATENCY_BUCKETS; i++) {
+            counts[i] = atomic_load(&ss->latency_bucket[i]);
+            if (i < LR_STORE_LATENCY_BUCKETS - 1) bounds[i] = lr_store_latency_le_ms[i] / 1000.0;
+        }
+        lr_prom_histogram(out, "liveroom_store_commit_seconds",
+                          "Store commit time per batch (one transaction)", NULL, bounds,
+                          LR_STORE_LATENCY_BUCKETS - 1, counts,
+                          atomic_load(&ss->latency_sum_us) / 1e6);
+        lr_prom_counter(out, "liveroom_store_writes_total", "Writes committed to the store", NULL,
+                        atomic_load(&ss->writes));
+        lr_prom_counter(out, "liveroom_store_failures_total", "Store batches that failed", NULL,
+                        atomic_load(&ss->failures));
     }
     if (e->hooks) {
         const lr_hooks_stats *hs = lr_hooks_get_stats(e->hooks);

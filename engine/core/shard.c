@@ -205,6 +205,7 @@ static void sweep_cb(void *owner, lr_timer *t)
     lr_shard *sh = owner;
     lr_conn_sweep(sh);
     lr_fanout_sweep(sh);
+    if (!sh->admin && ++sh->sweeps % 60 == 0) lr_room_sweep_expired(sh);
     lr_timer_arm(&sh->timers, t, sh->now_ms + 1000);
 }
 

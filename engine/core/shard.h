@@ -177,6 +177,7 @@ struct lr_shard {
 
     lr_timers timers;
     lr_timer sweep_timer; /* once a second: idle/ping/slow sweeps, frame release */
+    uint32_t sweeps;
     lr_timer adapt_timer; /* batching controller */
 
     lr_map rooms;                /* home rooms: lr_room */

@@ -148,6 +148,8 @@ void lr_user_free_profiles(lr_shard *sh);
 /* State.StateChange callback for a user's login or disconnect. */
 void lr_hook_user_state(lr_shard *sh, const char *user, bool login);
 void lr_room_free_all(lr_shard *sh);
+/* Forget expired mutes and bans (memory and store); run every minute. */
+void lr_room_sweep_expired(lr_shard *sh);
 void lr_user_free_all(lr_shard *sh);
 
 /* Member shard: handlers and fan-out (fanout.c). */

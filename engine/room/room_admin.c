@@ -571,3 +571,28 @@ out:
     }
     free(m);
 }
+
+void lr_room_sweep_expired(lr_shard *sh)
+{
+    int64_t now = lr_wall_ms();
+    uint32_t it;
+    for (lr_map_node *n = lr_map_first(&sh->rooms, &it); n; n = lr_map_next(&sh->rooms, &it, n)) {
+        lr_room *r = LR_CONTAINER_OF(n, lr_room, node);
+        uint32_t jt;
+        lr_map_node *k = lr_map_first(&r->mods, &jt);
+        while (k) {
+            lr_map_node *next = lr_map_next(&r->mods, &jt, k);
+            lr_rmod *mod = LR_CONTAINER_OF(k, lr_rmod, node);
+            if (mod->muted_until_ms && mod->muted_until_ms <= now) mod->muted_until_ms = 0;
+            if (mod->banned_until_ms && mod->banned_until_ms <= now) mod->banned_until_ms = 0;
+            if (mod->role == LR_STORE_ROLE_MEMBER && !mod->muted_until_ms &&
+                !mod->banned_until_ms) {
+                lr_map_del(&r->mods, k);
+                free(mod);
+            }
+            k = next;
+        }
+    }
+    /* the store clears the same rows; one shard asks for all */
+    if (sh->id == 0) lr_store_sweep_expired(sh->eng->store, now, NULL, NULL);
+}

@@ -92,7 +92,16 @@ struct lr_store {
 
     pthread_t thread;
     pthread_mutex_t read_mu; /* one synchronous read at a time */
+    lr_store_stats stats;    /* written by the store thread only */
 };
+
+const uint32_t lr_store_latency_le_ms[LR_STORE_LATENCY_BUCKETS - 1] = {1,  2,   5,   10,  25,
+                                                                       50, 100, 250, 500, 1000};
+
+const lr_store_stats *lr_store_get_stats(const lr_store *s)
+{
+    return &s->stats;
+}
 
 static void set_err(char *err, size_t errcap, const char *msg)
 {
@@ -164,7 +173,20 @@ static void *store_thread(void *arg)
         s->head = s->tail = NULL;
         pthread_mutex_unlock(&s->mu);
 
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = run_batch(s, batch);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
+                      (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000u;
+        unsigned b = 0;
+        while (b < LR_STORE_LATENCY_BUCKETS - 1 && us > lr_store_latency_le_ms[b] * 1000u)
+            b++;
+        atomic_fetch_add_explicit(&s->stats.latency_bucket[b], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->stats.latency_sum_us, us, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->stats.commits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->stats.writes, n, memory_order_relaxed);
+        if (rc != 0) atomic_fetch_add_explicit(&s->stats.failures, 1, memory_order_relaxed);
         if (rc != 0) LR_ERROR("event=store_batch_failed backend=%s writes=%zu", s->ops->name, n);
         while (batch) {
             lr_store_op *next = batch->next;

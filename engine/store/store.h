@@ -9,6 +9,8 @@
 #ifndef LR_STORE_STORE_H
 #define LR_STORE_STORE_H
 
+#include <stdatomic.h>
+
 #include "core/common.h"
 
 typedef struct lr_room_rec {
@@ -121,6 +123,17 @@ int lr_store_sweep_expired(lr_store *s, int64_t now_ms, lr_store_done_cb done, v
  * admin command that made several writes is answered only when all of them
  * are durable. 0 or LR_ENOMEM (queue full; done is not called). */
 int lr_store_barrier(lr_store *s, lr_store_done_cb done, void *ctx);
+
+/* Commit statistics, for /metrics. Buckets are per bucket (not
+ * cumulative): latency_bucket[i] counts batches that took at most
+ * lr_store_latency_le_ms[i] (the last one: longer). */
+#define LR_STORE_LATENCY_BUCKETS 11
+typedef struct lr_store_stats {
+    _Atomic uint64_t commits, writes, failures, latency_sum_us;
+    _Atomic uint64_t latency_bucket[LR_STORE_LATENCY_BUCKETS];
+} lr_store_stats;
+extern const uint32_t lr_store_latency_le_ms[LR_STORE_LATENCY_BUCKETS - 1];
+const lr_store_stats *lr_store_get_stats(const lr_store *s);
 
 /* Block until every write queued before the call is committed (drain, tests).
  * Never call it from a done callback: that runs on the store thread. */
