@@ -29,8 +29,7 @@ int lr_usersig_make(lr_str secret, uint64_t app_id, lr_str user, int64_t now_s, 
                     char *out, size_t cap);
 
 /* Make a JWT HS256 {"sub":user,"iat":now,"exp":now+expire}. Same return. */
-int lr_jwt_make(lr_str secret, lr_str user, int64_t now_s, int64_t expire_s, char *out,
-                size_t cap);
+int lr_jwt_make(lr_str secret, lr_str user, int64_t now_s, int64_t expire_s, char *out, size_t cap);
 
 /*
  * Load the secret from <dir>/secret (trailing newline stripped), creating

@@ -31,8 +31,8 @@ typedef struct lr_http_req {
 
 /* Parse results (besides a positive head length). */
 enum {
-    LR_HTTP_INCOMPLETE = 0,  /* need more bytes */
-    LR_HTTP_BAD = -400,      /* malformed: answer 400 and close */
+    LR_HTTP_INCOMPLETE = 0,   /* need more bytes */
+    LR_HTTP_BAD = -400,       /* malformed: answer 400 and close */
     LR_HTTP_TOO_LARGE = -431, /* head or a header count over the limit: 431 */
     LR_HTTP_BAD_VERSION = -505,
     LR_HTTP_NOT_IMPLEMENTED = -501, /* e.g. a transfer-encoding other than chunked */

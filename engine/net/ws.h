@@ -60,15 +60,15 @@ typedef enum lr_ws_event_kind {
 
 typedef struct lr_ws_event {
     lr_ws_event_kind kind;
-    int opcode;           /* LR_WS_OP_TEXT or LR_WS_OP_BINARY for messages */
-    uint8_t *data;        /* payload: in the caller's buffer or the parser's */
-    size_t len;           /* reassembly buffer; valid until the next call */
-    uint16_t close_code;  /* LR_WS_EV_CLOSE: code sent by the peer, 1005 when none */
+    int opcode;          /* LR_WS_OP_TEXT or LR_WS_OP_BINARY for messages */
+    uint8_t *data;       /* payload: in the caller's buffer or the parser's */
+    size_t len;          /* reassembly buffer; valid until the next call */
+    uint16_t close_code; /* LR_WS_EV_CLOSE: code sent by the peer, 1005 when none */
 } lr_ws_event;
 
 typedef struct lr_ws_parser {
-    bool server;         /* true: frames must be masked; false: must not be */
-    size_t max_message;  /* reassembled message limit (LR_MAX_WS_MESSAGE) */
+    bool server;        /* true: frames must be masked; false: must not be */
+    size_t max_message; /* reassembled message limit (LR_MAX_WS_MESSAGE) */
     /* fragmentation state */
     int frag_opcode;     /* opcode of the message being reassembled, 0 when none */
     uint32_t utf8_state; /* streaming UTF-8 validation of a fragmented text */
