@@ -76,7 +76,13 @@ void bench_report_print(const bench_run *run, FILE *out)
                     LLU(s->limited), LLU(s->send_errors));
         else
             fprintf(out, "   (relay: every sent message counts as accepted)");
-        if (s->too_fast) fprintf(out, " (%llu × 10006 too fast)", LLU(s->too_fast));
+        if (s->too_fast)
+            fprintf(out,
+                    " (%llu x 10006 too fast: raise the engine's --user-rate or use more "
+                    "--publishers)",
+                    LLU(s->too_fast));
+        if (s->limited)
+            fprintf(out, " (frequency control dropped %llu: the engine's --rate)", LLU(s->limited));
         fprintf(out, "\n");
         double loss = r->expected ? 100.0 * (double)r->lost / (double)r->expected : 0;
         fprintf(out,
