@@ -41,6 +41,8 @@ static int listen_socket(const char *addr, uint16_t port, char *err, size_t errc
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    /* accepted sockets inherit it: a push must not wait for Nagle */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 4096) != 0) {
         snprintf(err, errcap, "listen on %s:%u: %s", addr, port, strerror(errno));
         close(fd);

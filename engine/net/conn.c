@@ -541,12 +541,14 @@ void lr_conn_sweep(lr_shard *sh)
     while ((n = lr_dlist_first(&sh->idle_list))) {
         lr_conn *c = LR_CONTAINER_OF(n, lr_conn, idle_node);
         uint64_t silent = now - c->last_rx_ms;
-        if (c->proto == LR_PROTO_HTTP && silent >= hs_ms) {
+        if (c->proto == LR_PROTO_HTTP || c->proto == LR_PROTO_ADMIN) {
+            /* not upgraded yet (or an admin client): no pings, a deadline */
+            uint64_t limit = c->proto == LR_PROTO_HTTP ? hs_ms : idle_ms;
+            if (silent < limit) break; /* the list is ordered by silence */
             lr_conn_abort(sh, c);
             continue;
         }
-        if (silent < ping_ms && silent < hs_ms) break;
-        if (c->proto == LR_PROTO_HTTP) break;
+        if (silent < ping_ms) break;
         send_ping(sh, c);
         lr_dlist_move_tail(&sh->ping_list, &c->idle_node);
     }
