@@ -99,8 +99,8 @@ static int get_int(pctx *c, const char *key, bool required, int64_t min, int64_t
 static int get_u32(pctx *c, const char *key, bool required, uint32_t min, uint32_t max,
                    uint32_t *out)
 {
-    int64_t v;
-    bool present;
+    int64_t v = 0;
+    bool present = false;
     int rc = get_int(c, key, required, min, max, &v, &present);
     if (rc == 0 && present) *out = (uint32_t)v;
     return rc;
@@ -332,8 +332,8 @@ static int p_kick(pctx *c)
 
 static int p_set_room_config(pctx *c)
 {
-    int64_t v;
-    bool present;
+    int64_t v = 0;
+    bool present = false;
     c->cmd->u.config.rate = -1;
     c->cmd->u.config.history = -1;
     TRY(get_group(c, true));

@@ -91,8 +91,8 @@ void lr_config_defaults(lr_config *c)
     c->shards = n > 0 ? (uint32_t)n : 1;
     c->files_per_shard = 20000;
     c->max_conns = 1000000;
-    c->recv_buffers = 1024;
-    c->recv_buffer_size = 4096;
+    c->recv_buffers = 256;
+    c->recv_buffer_size = 2048;
     snprintf(c->data_dir, sizeof(c->data_dir), "./liveroom-data");
     c->app_id = 1400000000;
     c->auto_create = true;

@@ -203,10 +203,12 @@ static void handle_cqe(lr_shard *sh, struct io_uring_cqe *cqe)
 static void sweep_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
+    /* connections 4 times a second, so a ping goes out well before the idle
+     * deadline even with short settings; the rest once a second */
     lr_conn_sweep(sh);
-    lr_fanout_sweep(sh);
-    if (!sh->admin && ++sh->sweeps % 60 == 0) lr_room_sweep_expired(sh);
-    lr_timer_arm(&sh->timers, t, sh->now_ms + 1000);
+    if (++sh->sweeps % 4 == 0) lr_fanout_sweep(sh);
+    if (!sh->admin && sh->sweeps % 240 == 0) lr_room_sweep_expired(sh);
+    lr_timer_arm(&sh->timers, t, sh->now_ms + 250);
 }
 
 /*
@@ -295,7 +297,7 @@ void *lr_shard_main(void *arg)
         if (sh->listeners[k].fd >= 0) arm_accept(sh, &sh->listeners[k]);
     arm_event(sh);
     sh->sweep_timer.cb = sweep_cb;
-    lr_timer_arm(&sh->timers, &sh->sweep_timer, sh->now_ms + 1000);
+    lr_timer_arm(&sh->timers, &sh->sweep_timer, sh->now_ms + 250);
     sh->adapt_timer.cb = adapt_cb;
     lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_ADAPT_MS);
     sh->busy_window_start_us = lr_clock_us();

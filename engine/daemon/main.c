@@ -13,6 +13,11 @@
 #include "core/log.h"
 #include "liveroom/liveroom.h"
 
+/* jemalloc's tuning for a daemon that holds many small long-lived objects:
+ * freed pages go back to the kernel from jemalloc's background thread within
+ * a second (never on a shard's loop), so RSS follows live connections. */
+const char *malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: liveroomd [--config FILE] [--option value ...]\n"

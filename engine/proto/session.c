@@ -192,7 +192,7 @@ static int on_send(lr_shard *sh, lr_conn *c, const lr_req *r)
     int type = LR_TYPE_TEXT, pri = LR_PRI_NORMAL;
     if (r->type.p && (type = lr_type_parse(r->type)) < 0) return LR_ERR_INVALID_PARAM;
     if (r->pri.p && (pri = lr_pri_parse(r->pri)) < 0) return LR_ERR_INVALID_PARAM;
-    if (!lr_fanout_is_member(c, r->room.p, r->room.len)) return LR_ERR_NO_PERMISSION;
+    bool outsider = !lr_fanout_is_member(c, r->room.p, r->room.len);
 
     size_t nl = strlen(c->nick), al = strlen(c->avatar);
     lr_im_send *m = lr_imsg_new(LR_IM_SEND, sizeof(*m) + nl + al + r->body.len + 3);
@@ -215,6 +215,14 @@ static int on_send(lr_shard *sh, lr_conn *c, const lr_req *r)
     m->body = m->avatar + al + 1;
     if (r->body.len) memcpy(m->body, r->body.p, r->body.len);
     m->body[r->body.len] = 0;
+    if (outsider) {
+        /* not in the room: the room's home answers 10010 if it is gone
+         * (destroyed), else 10007; nothing is sent */
+        m->outsider = true;
+        m->at_room = true;
+        lr_shard_post(sh, lr_shard_of(sh->eng, m->room, r->room.len), &m->h);
+        return 0;
+    }
     /* the user's home shard checks the per-user rate first */
     lr_shard_post(sh, lr_shard_of(sh->eng, m->user, strlen(m->user)), &m->h);
     return 0;

@@ -587,6 +587,11 @@ void lr_room_on_send(lr_shard *sh, lr_imsg *im)
         free(m);
         return;
     }
+    if (m->outsider) {
+        send_result(sh, r, m, LR_ERR_NO_PERMISSION, "not in the room", 0, 0);
+        free(m);
+        return;
+    }
     if (m->hooked) {
         /* back from the before-send callback */
         if (m->verdict == LR_HOOK_REJECT) {

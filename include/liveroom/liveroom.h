@@ -28,8 +28,8 @@ typedef struct lr_config {
     uint32_t shards;           /* default: online CPUs */
     uint32_t files_per_shard;  /* fixed-file table per shard, default 20000 */
     uint32_t max_conns;        /* whole process, default 1000000 */
-    uint32_t recv_buffers;     /* provided buffers per shard, default 1024 */
-    uint32_t recv_buffer_size; /* bytes each, default 4096 */
+    uint32_t recv_buffers;     /* provided buffers per shard, default 256 */
+    uint32_t recv_buffer_size; /* bytes each, default 2048 */
     char data_dir[512];        /* default ./liveroom-data */
     char secret[256];          /* empty: <data_dir>/secret */
     uint64_t app_id;           /* default 1400000000 */
