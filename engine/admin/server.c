@@ -213,6 +213,11 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
                         "Slow-consumer events: frames skipped, cursor jumps, closes", l, slow_v[k]);
     }
     lr_prom_counter(out, "liveroom_bad_frames_total", "Malformed client frames", NULL, bad);
+    uint64_t windows = 0;
+    for (uint32_t i = 0; i < e->nthreads; i++) windows += atomic_load(&e->shards[i].st.freq_windows);
+    lr_prom_counter(out, "liveroom_frequency_windows_total",
+                    "Times a room at its rate started holding messages for a window", NULL,
+                    windows);
     for (uint32_t c = 0; c < LR_ERR_SLOTS; c++) {
         uint64_t v = 0;
         for (uint32_t i = 0; i < e->nthreads; i++)

@@ -211,28 +211,42 @@ static void sweep_cb(void *owner, lr_timer *t)
     lr_timer_arm(&sh->timers, t, sh->now_ms + 250);
 }
 
+static uint64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /*
- * The batching controller: a shard that spent more than half of the last
- * interval working doubles the delay it may hold a room's frames (up to
- * fanout_max_delay_ms) so that each send carries more frames; a shard that
- * is mostly idle halves it, so a quiet room goes out at once.
+ * The batching controller: a shard that used more than half of a core over
+ * the last interval doubles the delay it may hold a room's frames (up to
+ * fanout_max_delay_ms) so that each send carries more frames; a shard below
+ * 35 % halves it, so a quiet room goes out at once. The gap between the two
+ * thresholds keeps it from oscillating; the lower one is high enough that a
+ * shard sending every frame on its own (delay 0) at up to a third of a core
+ * stays there. It measures the
+ * thread's CPU time, kernel included: the sends themselves run inside
+ * io_uring_enter and are most of the cost.
  */
 static void adapt_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
     uint64_t now_us = lr_clock_us();
+    uint64_t cpu_us = thread_cpu_us();
     uint64_t span = now_us - sh->busy_window_start_us;
     if (span > 0) {
-        double busy = (double)sh->busy_us / (double)span;
+        double busy = (double)(cpu_us - sh->cpu_window_start_us) / (double)span;
         uint32_t d = sh->batch_delay_ms, max = sh->cfg->fanout_max_delay_ms;
         if (busy > 0.5)
             d = d ? d * 2 : 2;
-        else if (busy < 0.25)
+        else if (busy < 0.35)
             d /= 2;
         sh->batch_delay_ms = d > max ? max : d;
     }
     sh->busy_us = 0;
     sh->busy_window_start_us = now_us;
+    sh->cpu_window_start_us = cpu_us;
     lr_timer_arm(&sh->timers, t, sh->now_ms + LR_ADAPT_MS);
 }
 
@@ -301,6 +315,7 @@ void *lr_shard_main(void *arg)
     sh->adapt_timer.cb = adapt_cb;
     lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_ADAPT_MS);
     sh->busy_window_start_us = lr_clock_us();
+    sh->cpu_window_start_us = thread_cpu_us();
     io_uring_submit(&sh->ring);
     lr_engine_shard_ready(e, NULL);
 

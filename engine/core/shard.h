@@ -121,7 +121,7 @@ typedef struct lr_shard_stats {
     _Atomic uint64_t limited[LR_PRI_COUNT];
     _Atomic uint64_t slow_skipped, slow_overrun, slow_closed;
     _Atomic uint64_t bad_frames, turns, busy_us;
-    _Atomic uint64_t joins, leaves;
+    _Atomic uint64_t joins, leaves, freq_windows;
     _Atomic uint64_t conns_by_kind[LR_CONN_KINDS];
     _Atomic uint64_t errors[LR_ERR_SLOTS];
 } lr_shard_stats;
@@ -188,7 +188,7 @@ struct lr_shard {
 
     /* batching controller state */
     uint32_t batch_delay_ms;
-    uint64_t busy_us, busy_window_start_us;
+    uint64_t busy_us, busy_window_start_us, cpu_window_start_us;
 
     uint64_t rng;
     uint64_t guest_seq;

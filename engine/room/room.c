@@ -647,6 +647,8 @@ void lr_room_offer(lr_shard *sh, lr_room *r, lr_im_send *m)
     if (res == LR_FREQ_PASS) {
         deliver(sh, r, m);
     } else if (res == LR_FREQ_HELD) {
+        if (!lr_timer_armed(&r->freq_timer))
+            atomic_fetch_add_explicit(&sh->st.freq_windows, 1, memory_order_relaxed);
         lr_timer_arm(&sh->timers, &r->freq_timer, lr_freq_deadline(&r->freq));
     } else {
         drop_limited(sh, r, m);
