@@ -214,7 +214,8 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
     }
     lr_prom_counter(out, "liveroom_bad_frames_total", "Malformed client frames", NULL, bad);
     uint64_t windows = 0;
-    for (uint32_t i = 0; i < e->nthreads; i++) windows += atomic_load(&e->shards[i].st.freq_windows);
+    for (uint32_t i = 0; i < e->nthreads; i++)
+        windows += atomic_load(&e->shards[i].st.freq_windows);
     lr_prom_counter(out, "liveroom_frequency_windows_total",
                     "Times a room at its rate started holding messages for a window", NULL,
                     windows);
@@ -227,38 +228,34 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
         lr_prom_label l[] = {{"code", code}, {NULL, NULL}};
         lr_prom_counter(out, "liveroom_errors_total", "Error replies sent, by code", l, v);
     }
-    for (uint32_t i = 0; i < e->nthreads; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "%u", i);
-        lr_prom_label l[] = {{"shard", id}, {NULL, NULL}};
-        lr_prom_counter(out, "liveroom_loop_turns_total", "Event loop turns per shard", l,
-                        atomic_load(&e->shards[i].st.turns));
-    }
-    for (uint32_t i = 0; i < e->nthreads; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "%u", i);
-        lr_prom_label l[] = {{"shard", id}, {NULL, NULL}};
-        lr_prom_gauge(out, "liveroom_loop_busy_seconds",
-                      "Time each shard has spent working (not waiting) since start", l,
-                      atomic_load(&e->shards[i].st.busy_us) / 1e6);
-    }
-    for (uint32_t i = 0; i < e->nthreads; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "%u", i);
-        lr_prom_label l[] = {{"shard", id}, {NULL, NULL}};
-        uint32_t depth = 0;
-        for (uint32_t j = 0; j < e->nthreads; j++)
-            if (e->shards[i].in[j]) depth += lr_spsc_depth(e->shards[i].in[j]);
-        lr_prom_gauge(out, "liveroom_ring_depth", "Messages waiting in a shard's inbound rings", l,
-                      depth);
-    }
-    for (uint32_t i = 0; i < e->nthreads; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "%u", i);
-        lr_prom_label l[] = {{"shard", id}, {NULL, NULL}};
-        lr_prom_gauge(out, "liveroom_batch_delay_seconds",
-                      "Current fan-out batching delay of each shard", l,
-                      e->shards[i].batch_delay_ms / 1000.0);
+    /* per-shard families, one family at a time (samples must be contiguous) */
+    static const struct {
+        const char *name, *help;
+        bool gauge;
+    } per_shard[] = {
+        {"liveroom_loop_turns_total", "Event loop turns per shard", false},
+        {"liveroom_loop_busy_seconds", "Time each shard has spent working (not waiting)", true},
+        {"liveroom_ring_depth", "Messages waiting in a shard's inbound rings", true},
+        {"liveroom_batch_delay_seconds", "Current fan-out batching delay of each shard", true},
+    };
+    for (size_t f = 0; f < LR_ARRAY_LEN(per_shard); f++) {
+        for (uint32_t i = 0; i < e->nthreads; i++) {
+            lr_shard *s = &e->shards[i];
+            char id[16];
+            snprintf(id, sizeof(id), "%u", i);
+            lr_prom_label l[] = {{"shard", id}, {NULL, NULL}};
+            double v = 0;
+            if (f == 0) v = (double)atomic_load(&s->st.turns);
+            if (f == 1) v = atomic_load(&s->st.busy_us) / 1e6;
+            if (f == 2)
+                for (uint32_t j = 0; j < e->nthreads; j++)
+                    v += s->in[j] ? lr_spsc_depth(s->in[j]) : 0;
+            if (f == 3) v = s->batch_delay_ms / 1000.0;
+            if (per_shard[f].gauge)
+                lr_prom_gauge(out, per_shard[f].name, per_shard[f].help, l, v);
+            else
+                lr_prom_counter(out, per_shard[f].name, per_shard[f].help, l, (uint64_t)v);
+        }
     }
     {
         const lr_store_stats *ss = lr_store_get_stats(e->store);
