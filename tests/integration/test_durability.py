@@ -186,6 +186,8 @@ class Durable(AdminCase):
         self.assertErr(await adam.request("kick", room=self.room, user="bob"), 10007)
 
     async def test_client_mute_all_survives(self):
+        # A client op's `ok` is held to the same rule as an admin `OK`: a
+        # moderator who saw ok must not see the change vanish in a crash.
         await self.make_room(Owner_Account="olivia")
         owner = await self.user(self.d, "olivia", room=self.room)
         await owner.ok("mute_all", room=self.room, on=True)
@@ -193,6 +195,26 @@ class Durable(AdminCase):
         await self._close_clients()
         self.d.start()
         self.assertEqual((await self.info())["MuteAllMember"], "On")
+
+    # PROTOCOL.md §9 promises that mutes survive a restart; the kill -9
+    # tests above also hold client ops to the admin API's "durable once OK".
+    async def test_client_mute_and_mute_all_survive_a_graceful_restart(self):
+        await self.make_room(Owner_Account="olivia")
+        owner = await self.user(self.d, "olivia", room=self.room)
+        await self.user(self.d, "bob", room=self.room)
+        await owner.ok("mute", room=self.room, user="bob", secs=3600)
+        await owner.ok("mute_all", room=self.room, on=True)
+        await self._close_clients()
+        self.d.stop()  # SIGTERM: drain and flush, exit 0
+        self.d.start()
+        self.assertEqual((await self.info())["MuteAllMember"], "On")
+        lst = (await self.aok(self.d, "get_group_muted_account",
+                              {"GroupId": self.room}))["MutedAccountList"]
+        self.assertEqual([m["Member_Account"] for m in lst], ["bob"])
+        await self.aok(self.d, "modify_group_base_info", {"GroupId": self.room,
+                                                          "MuteAllMember": "Off"})
+        bob = await self.user(self.d, "bob", room=self.room)
+        self.assertErr(await bob.request("send", room=self.room, body="x"), 10017)
 
     # ---- room config and profiles
 
