@@ -107,12 +107,15 @@ class Metrics(MetricsBase):
         self.assertGreaterEqual(self.value("liveroom_deliveries_total") - deliv0, 6)
 
     async def test_errors_are_counted_by_code(self):
+        room = room_name("err")
+        await self.user(self.d, "bob", room=room)
         c = await self.user(self.d, "alice")
         e3 = self.value("liveroom_errors_total", code="10003")
         e7 = self.value("liveroom_errors_total", code="10007")
         for _ in range(2):
             self.assertErr(await c.request("no_such_op"), 10003)
-        self.assertErr(await c.request("send", room=room_name("x"), body="x"), 10007)
+        # Not a member of this (existing) room.
+        self.assertErr(await c.request("send", room=room, body="x"), 10007)
         await self.settle("liveroom_errors_total", e3 + 2, code="10003")
         await self.settle("liveroom_errors_total", e7 + 1, code="10007")
 
