@@ -22,7 +22,7 @@
 #include "room/room.h"
 
 #define LR_SQ_ENTRIES 4096
-#define LR_CQ_ENTRIES 32768
+#define LR_CQ_ENTRIES 16384
 #define LR_ADAPT_MS 100
 
 struct io_uring_sqe *lr_shard_sqe(lr_shard *sh)
@@ -188,6 +188,9 @@ static void handle_cqe(lr_shard *sh, struct io_uring_cqe *cqe)
         break;
     case LR_UD_ACCEPT:
         on_accept(sh, p, cqe);
+        break;
+    case LR_UD_AUX:
+        lr_conn_on_aux(sh, p);
         break;
     case LR_UD_EVENT:
         /* the foreign queue is drained with the rings, every turn */

@@ -33,6 +33,7 @@ enum {
     LR_UD_ACCEPT = 3, /* lr_listener * */
     LR_UD_WAKE = 4,   /* MSG_RING from another shard: drain the rings */
     LR_UD_EVENT = 5,  /* eventfd read: a request from outside the shards */
+    LR_UD_AUX = 6,    /* lr_conn *: a shutdown or cancel on its slot */
 };
 #define LR_UD(ptr, tag) ((uint64_t)(uintptr_t)(ptr) | (tag))
 #define LR_UD_TAG(ud) ((unsigned)((ud)&7u))

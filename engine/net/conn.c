@@ -72,6 +72,26 @@ void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto)
     }
 }
 
+int lr_conn_set_identity(lr_conn *c, lr_str user, lr_str nick, lr_str avatar)
+{
+    char *b = malloc(user.len + nick.len + avatar.len + 3);
+    if (!b) return LR_ENOMEM;
+    char *p = b;
+    lr_str parts[3] = {user, nick, avatar};
+    char *starts[3];
+    for (int i = 0; i < 3; i++) {
+        starts[i] = p;
+        if (parts[i].len) memcpy(p, parts[i].p, parts[i].len);
+        p += parts[i].len;
+        *p++ = 0;
+    }
+    free(c->user);
+    c->user = starts[0];
+    c->nick = starts[1];
+    c->avatar = starts[2];
+    return LR_OK;
+}
+
 lr_conn *lr_conn_get(lr_shard *sh, lr_conn_ref ref)
 {
     if (ref.shard != sh->id || ref.slot >= sh->nfiles) return NULL;
@@ -88,9 +108,12 @@ void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c)
     sh->dirty_head = c;
 }
 
+/* The slot is closed only when nothing can still act on it: a shutdown or
+ * cancel that ran after the close would hit the next connection the kernel
+ * accepts into the same slot. */
 static void maybe_reap(lr_shard *sh, lr_conn *c)
 {
-    if (!(c->flags & LR_CF_DEAD) || (c->flags & (LR_CF_RECV | LR_CF_SEND))) return;
+    if (!(c->flags & LR_CF_DEAD) || (c->flags & (LR_CF_RECV | LR_CF_SEND)) || c->aux) return;
     if (c->flags & LR_CF_DIRTY) return; /* already queued */
     c->flags |= LR_CF_DIRTY;
     c->dirty_next = sh->reap_head;
@@ -103,9 +126,7 @@ static void conn_free(lr_conn *c)
     lr_buf_free(&c->out);
     lr_buf_free(&c->pend);
     lr_ws_parser_free(&c->wsp);
-    free(c->user);
-    free(c->nick);
-    free(c->avatar);
+    free(c->user); /* nick and avatar live in the same block */
     free(c);
 }
 
@@ -148,7 +169,8 @@ void lr_conn_abort(lr_shard *sh, lr_conn *c)
         struct io_uring_sqe *sqe = lr_shard_sqe(sh);
         io_uring_prep_cancel_fd(sqe, (int)c->slot,
                                 IORING_ASYNC_CANCEL_FD_FIXED | IORING_ASYNC_CANCEL_ALL);
-        sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+        sqe->user_data = LR_UD(c, LR_UD_AUX);
+        c->aux++;
     }
     maybe_reap(sh, c);
 }
@@ -448,7 +470,8 @@ static void shut_write(lr_shard *sh, lr_conn *c)
     struct io_uring_sqe *sqe = lr_shard_sqe(sh);
     io_uring_prep_shutdown(sqe, (int)c->slot, SHUT_WR);
     sqe->flags |= IOSQE_FIXED_FILE;
-    sqe->user_data = LR_UD(NULL, LR_UD_IGNORE);
+    sqe->user_data = LR_UD(c, LR_UD_AUX);
+    c->aux++;
 }
 
 static void start_send(lr_shard *sh, lr_conn *c)
@@ -498,6 +521,12 @@ void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res)
     lr_buf_free(&c->out);
     c->out_off = 0;
     lr_conn_mark_dirty(sh, c);
+}
+
+void lr_conn_on_aux(lr_shard *sh, lr_conn *c)
+{
+    if (c->aux) c->aux--;
+    maybe_reap(sh, c);
 }
 
 void lr_conn_flush_dirty(lr_shard *sh)

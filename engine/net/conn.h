@@ -47,6 +47,7 @@ struct lr_conn {
     uint8_t fmt; /* lr_fmt */
     uint8_t nrooms;
     uint8_t njoining; /* joins sent to a home shard, not yet answered */
+    uint8_t aux;      /* shutdowns and cancels in flight on the slot */
     uint16_t bad_frames;
     uint32_t bad_since_s;
     uint64_t last_rx_ms;
@@ -56,7 +57,7 @@ struct lr_conn {
     lr_dlist send_node; /* on the shard's in-flight send list */
     lr_conn *dirty_next;
     struct lr_member *rooms; /* memberships on this shard */
-    char *user;              /* NULL until login */
+    char *user;              /* NULL until login; one allocation holds all three */
     char *nick, *avatar;
     lr_buf rx;  /* partial input, freed when empty */
     lr_buf out; /* the send in flight */
@@ -85,6 +86,11 @@ static inline int lr_conn_kind(const lr_conn *c)
 void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto);
 void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe);
 void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res);
+/* A shutdown or cancel on the connection's slot completed. */
+void lr_conn_on_aux(lr_shard *sh, lr_conn *c);
+
+/* Set user, nick and avatar (one allocation). 0 or LR_ENOMEM. */
+int lr_conn_set_identity(lr_conn *c, lr_str user, lr_str nick, lr_str avatar);
 
 /* Parse input kept in c->rx again (admin: after a reply unblocked it). */
 void lr_conn_resume_input(lr_shard *sh, lr_conn *c);

@@ -17,15 +17,6 @@
 #include "room/imsg.h"
 #include "room/room.h"
 
-static char *dup_str(lr_str s)
-{
-    char *p = malloc(s.len + 1);
-    if (!p) return NULL;
-    if (s.len) memcpy(p, s.p, s.len);
-    p[s.len] = 0;
-    return p;
-}
-
 static void copy_id(char *dst, size_t cap, lr_str s)
 {
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
@@ -53,16 +44,7 @@ static void reply_login_ok(lr_shard *sh, lr_conn *c, uint64_t id)
 static int set_identity(lr_shard *sh, lr_conn *c, lr_str user, lr_str nick, lr_str avatar,
                         bool guest)
 {
-    char *u = dup_str(user), *n = dup_str(nick), *a = dup_str(avatar);
-    if (!u || !n || !a) {
-        free(u);
-        free(n);
-        free(a);
-        return LR_ERR_INTERNAL;
-    }
-    c->user = u;
-    c->nick = n;
-    c->avatar = a;
+    if (lr_conn_set_identity(c, user, nick, avatar) != LR_OK) return LR_ERR_INTERNAL;
     c->flags |= LR_CF_LOGGED_IN | (guest ? LR_CF_GUEST : 0);
     c->login_ms = sh->now_ms;
     if (!guest) {

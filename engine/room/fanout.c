@@ -384,17 +384,7 @@ void lr_fanout_on_profile(lr_shard *sh, lr_imsg *im)
 {
     lr_im_profile *p = (lr_im_profile *)im;
     lr_conn *c = lr_conn_get(sh, p->conn);
-    if (c) {
-        char *n = strdup(p->nick), *a = strdup(p->avatar);
-        if (n && a) {
-            free(c->nick);
-            free(c->avatar);
-            c->nick = n;
-            c->avatar = a;
-        } else {
-            free(n);
-            free(a);
-        }
-    }
+    if (c && c->user)
+        lr_conn_set_identity(c, lr_str_c(c->user), lr_str_c(p->nick), lr_str_c(p->avatar));
     free(p);
 }
