@@ -57,6 +57,30 @@ ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     run_stage asan "$adir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLR_SANITIZE=ON
 
+# Short libFuzzer runs of the hand-written parsers (clang only; the fuzz
+# targets compile just the parser sources, so this tree builds little).
+fdir="${LR_FUZZ_BUILD_DIR:-build-fuzz}"
+mkdir -p "$fdir"
+echo "== fuzz: configure and build ($fdir)"
+if CC=clang cmake -S . -B "$fdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLR_FUZZ=ON \
+        >"$fdir/configure.log" 2>&1 &&
+    cmake --build "$fdir" --target fuzz_http fuzz_ws -j2 >"$fdir/build.log" 2>&1; then
+    echo "== fuzz: ctest"
+    (cd "$fdir" && ctest --output-on-failure -j2 -R '^fuzz\.') 2>&1 | tee "$fdir/ctest.log"
+    if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+        failed_stages+=("fuzz:ctest")
+    fi
+    line="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$fdir/ctest.log" | tail -n 1)"
+    if [ -n "$line" ]; then
+        fail="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+        total_pass=$((total_pass + $(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line") - fail))
+        total_fail=$((total_fail + fail))
+    fi
+else
+    tail -n 50 "$fdir/configure.log" "$fdir/build.log" 2>/dev/null
+    failed_stages+=("fuzz:build")
+fi
+
 if [ "${#failed_stages[@]}" -gt 0 ]; then
     echo "test: FAILED (${failed_stages[*]})"
     echo "summary: $total_pass passed, $total_fail failed"
