@@ -175,8 +175,8 @@ class ConnectionReuse(AdminCase):
     async def test_connection_opened_right_after_a_close_is_served(self):
         # A closed admin connection must not take the next one down with it.
         # The race needs a young engine, so each round starts a fresh one;
-        # twenty rounds make a miss very unlikely when the race is there.
-        for i in range(20):
+        # forty rounds make a miss unlikely when the race is there.
+        for i in range(40):
             d = self.daemon()
             with raw_socket(d) as s:
                 s.sendall(request_bytes(d, "get_group_info", {"GroupIdList": ["a"]},
