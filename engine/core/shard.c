@@ -253,6 +253,18 @@ static void adapt_cb(void *owner, lr_timer *t)
     lr_timer_arm(&sh->timers, t, sh->now_ms + LR_ADAPT_MS);
 }
 
+/* One slot of the batching wheel per tick: a full turn takes the current
+ * delay (16 ms when no delay is needed; then rooms flush at once and the
+ * wheel only catches frames left from a busier moment). */
+static void wheel_cb(void *owner, lr_timer *t)
+{
+    lr_shard *sh = owner;
+    lr_fanout_wheel_tick(sh);
+    uint32_t turn = sh->batch_delay_ms ? sh->batch_delay_ms : 256;
+    uint32_t tick = turn / LR_WHEEL_SLOTS;
+    lr_timer_arm(&sh->timers, t, sh->now_ms + (tick ? tick : 1));
+}
+
 static int setup_ring(lr_shard *sh, char *err, size_t errcap)
 {
     struct io_uring_params p = {0};
@@ -315,6 +327,8 @@ void *lr_shard_main(void *arg)
     arm_event(sh);
     sh->sweep_timer.cb = sweep_cb;
     lr_timer_arm(&sh->timers, &sh->sweep_timer, sh->now_ms + 250);
+    sh->wheel_timer.cb = wheel_cb;
+    lr_timer_arm(&sh->timers, &sh->wheel_timer, sh->now_ms + 1);
     sh->adapt_timer.cb = adapt_cb;
     lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_ADAPT_MS);
     sh->busy_window_start_us = lr_clock_us();

@@ -180,6 +180,8 @@ struct lr_shard {
     lr_timer sweep_timer; /* once a second: idle/ping/slow sweeps, frame release */
     uint32_t sweeps;
     lr_timer adapt_timer; /* batching controller */
+    lr_timer wheel_timer; /* batching wheel (room/fanout.c) */
+    uint32_t wheel_pos;
 
     lr_map rooms;                /* home rooms: lr_room */
     lr_map lrooms;               /* local replicas: lr_lroom */

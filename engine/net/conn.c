@@ -482,7 +482,8 @@ static void start_send(lr_shard *sh, lr_conn *c)
         c->out = c->pend;
         c->pend = (lr_buf){0};
     }
-    if (!(c->flags & LR_CF_CLOSING)) {
+    if ((c->flags & (LR_CF_CLOSING | LR_CF_DUE)) == LR_CF_DUE) {
+        c->flags &= ~LR_CF_DUE; /* fill sets it again when send_max cut it short */
         uint32_t d = lr_fanout_fill(sh, c, &c->out);
         if (d) atomic_fetch_add_explicit(&sh->st.deliveries, d, memory_order_relaxed);
     }
@@ -520,7 +521,7 @@ void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res)
     }
     lr_buf_free(&c->out);
     c->out_off = 0;
-    lr_conn_mark_dirty(sh, c);
+    if (c->pend.len || (c->flags & (LR_CF_DUE | LR_CF_FLUSH_CLOSE))) lr_conn_mark_dirty(sh, c);
 }
 
 void lr_conn_on_aux(lr_shard *sh, lr_conn *c)

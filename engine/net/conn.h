@@ -35,6 +35,7 @@ enum {
     LR_CF_CANCELLED = 1 << 10,
     LR_CF_BUSY = 1 << 11,        /* admin: a request is being served; input waits */
     LR_CF_ADMIN_CLOSE = 1 << 12, /* admin: close after the reply (no keep-alive) */
+    LR_CF_DUE = 1 << 13,         /* room frames are due: the next send takes them */
 };
 
 struct lr_member;
@@ -102,8 +103,17 @@ static inline lr_conn_ref lr_conn_ref_of(const lr_shard *sh, const lr_conn *c)
     return (lr_conn_ref){(uint16_t)sh->id, c->slot, c->gen};
 }
 
-/* Put c on the shard's dirty list: it gets a send at the end of the turn. */
+/* Put c on the shard's dirty list: it gets a send at the end of the turn
+ * with its pending replies. */
 void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c);
+/* The same, and the send also takes the room frames waiting for c. Frames
+ * are pulled only when due (a room flush or the shard's batching wheel),
+ * never just because a send completed: that is what keeps batches whole. */
+static inline void lr_conn_mark_due(lr_shard *sh, lr_conn *c)
+{
+    c->flags |= LR_CF_DUE;
+    lr_conn_mark_dirty(sh, c);
+}
 /* Build and submit the sends of every dirty connection. */
 void lr_conn_flush_dirty(lr_shard *sh);
 

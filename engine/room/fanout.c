@@ -24,8 +24,6 @@ static lr_lroom *lroom_find(lr_shard *sh, const char *id, size_t len)
     return n ? LR_CONTAINER_OF(n, lr_lroom, node) : NULL;
 }
 
-static void flush_cb(void *owner, lr_timer *t);
-
 static lr_lroom *lroom_get(lr_shard *sh, const char *id)
 {
     size_t len = strlen(id);
@@ -46,8 +44,6 @@ static lr_lroom *lroom_get(lr_shard *sh, const char *id)
     lr->node.key = lr->id;
     lr->node.klen = (uint32_t)len;
     lr->node.hash = lr_hash(id, len);
-    lr->flush_timer.cb = flush_cb;
-    lr->flush_timer.arg = lr;
     lr_map_put(&sh->lrooms, &lr->node);
     return lr;
 }
@@ -63,7 +59,6 @@ static void release_to(lr_lroom *lr, uint64_t upto)
 
 static void lroom_free(lr_shard *sh, lr_lroom *lr)
 {
-    lr_timer_cancel(&sh->timers, &lr->flush_timer);
     if (lr->queued) {
         lr_lroom **pp = &sh->flush_head;
         while (*pp && *pp != lr)
@@ -184,11 +179,6 @@ static void queue_flush(lr_shard *sh, lr_lroom *lr)
     sh->flush_head = lr;
 }
 
-static void flush_cb(void *owner, lr_timer *t)
-{
-    queue_flush(owner, t->arg);
-}
-
 void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
 {
     lr_im_frame *m = (lr_im_frame *)im;
@@ -202,12 +192,13 @@ void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
     if (lr->head - lr->tail == lr->cap) release_to(lr, lr->tail + 1);
     lr->ring[lr->head & (lr->cap - 1)] = f;
     lr->head++;
-    if (lr->queued || lr_timer_armed(&lr->flush_timer)) return;
-    uint64_t due = lr->last_flush_ms + sh->batch_delay_ms;
-    if (sh->batch_delay_ms == 0 || sh->now_ms >= due)
-        queue_flush(sh, lr);
-    else
-        lr_timer_arm(&sh->timers, &lr->flush_timer, due);
+    /* An idle shard, or a room quiet for longer than the batching delay,
+     * flushes at once. Otherwise the shard's wheel takes each member within
+     * the delay, at a phase of its own, so sends spread evenly over time
+     * instead of leaving in one burst per room. */
+    bool quiet = sh->now_ms - lr->last_frame_ms >= sh->batch_delay_ms;
+    lr->last_frame_ms = sh->now_ms;
+    if (sh->batch_delay_ms == 0 || quiet) queue_flush(sh, lr);
 }
 
 void lr_fanout_flush(lr_shard *sh)
@@ -216,9 +207,25 @@ void lr_fanout_flush(lr_shard *sh)
         lr_lroom *lr = sh->flush_head;
         sh->flush_head = lr->flush_next;
         lr->queued = false;
-        lr->last_flush_ms = sh->now_ms;
         for (lr_member *mb = lr->members; mb; mb = mb->next)
-            if (mb->cursor < lr->head) lr_conn_mark_dirty(sh, mb->conn);
+            if (mb->cursor < lr->head) lr_conn_mark_due(sh, mb->conn);
+    }
+}
+
+static bool has_pending(const lr_conn *c)
+{
+    for (const lr_member *mb = c->rooms; mb; mb = mb->conn_next)
+        if (mb->cursor < mb->room->head) return true;
+    return false;
+}
+
+void lr_fanout_wheel_tick(lr_shard *sh)
+{
+    uint32_t b = sh->wheel_pos++ % LR_WHEEL_SLOTS;
+    for (uint32_t i = b; i < sh->nfiles; i += LR_WHEEL_SLOTS) {
+        lr_conn *c = sh->conns[i];
+        if (c && c->rooms && !(c->flags & (LR_CF_DUE | LR_CF_CLOSING)) && has_pending(c))
+            lr_conn_mark_due(sh, c);
     }
 }
 
@@ -257,7 +264,10 @@ uint32_t lr_fanout_fill(lr_shard *sh, lr_conn *c, lr_buf *out)
                 continue;
             }
             uint32_t len = f->len[c->fmt];
-            if (out->len + len > max && out->len > 0) break;
+            if (out->len + len > max && out->len > 0) {
+                c->flags |= LR_CF_DUE; /* the rest goes when this send completes */
+                break;
+            }
             if (lr_buf_append(out, f->data + f->off[c->fmt], len) != LR_OK) break;
             mb->cursor++;
             delivered++;

@@ -59,8 +59,7 @@ typedef struct lr_lroom {
     uint32_t cap;
     uint64_t head, tail; /* frames [tail, head) are in ring */
     lr_frame **ring;
-    uint64_t last_flush_ms;
-    lr_timer flush_timer;
+    uint64_t last_frame_ms;
     bool queued;
     struct lr_lroom *flush_next;
 } lr_lroom;
@@ -168,8 +167,13 @@ bool lr_fanout_is_member(lr_conn *c, const char *room, size_t len);
 /* Append the connection's pending frames to out (bounded by send_max);
  * returns deliveries added. */
 uint32_t lr_fanout_fill(lr_shard *sh, lr_conn *c, lr_buf *out);
-/* Flush replicas queued this turn: mark their lagging members dirty. */
+/* Flush replicas queued this turn: their lagging members are due. */
 void lr_fanout_flush(lr_shard *sh);
+/* The batching wheel: each tick makes one slot in LR_WHEEL_SLOTS of the
+ * shard's connections due when frames wait for them; a full turn of the
+ * wheel takes the shard's batching delay. */
+#define LR_WHEEL_SLOTS 16
+void lr_fanout_wheel_tick(lr_shard *sh);
 /* Once a second: release frames every member has passed. */
 void lr_fanout_sweep(lr_shard *sh);
 void lr_fanout_free_all(lr_shard *sh);
