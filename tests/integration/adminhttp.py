@@ -209,6 +209,13 @@ class AdminCase(DaemonCase):
     async def asyncSetUp(self):
         await super().asyncSetUp()
         self._admins = {}
+        # unittest skips asyncTearDown when asyncSetUp raises, but always
+        # runs cleanups: without this a failed setUp leaves daemons running.
+        self.addCleanup(self._kill_leftovers)
+
+    def _kill_leftovers(self):
+        for d in self._daemons:
+            d.cleanup()  # kill -9 if still running; a stopped one is untouched
 
     async def asyncTearDown(self):
         for a in self._admins.values():
