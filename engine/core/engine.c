@@ -238,6 +238,13 @@ void lr_engine_shard_ready(lr_engine *e, const char *err)
 int lr_engine_start(lr_engine *e, char *err, size_t errcap)
 {
     const lr_config *cfg = &e->cfg;
+    /* SO_REUSEPORT would let two listeners share a port and split its
+     * connections between them */
+    if ((cfg->tcp_port && cfg->tcp_port == cfg->port) ||
+        (cfg->admin_port && (cfg->admin_port == cfg->port || cfg->admin_port == cfg->tcp_port))) {
+        snprintf(err, errcap, "--port, --tcp-port and --admin-port must differ");
+        return -1;
+    }
     uint16_t ports[2] = {cfg->port, cfg->tcp_port};
     for (int k = 0; k < 2; k++) {
         if (k == 1 && cfg->tcp_port == 0) continue;

@@ -38,23 +38,28 @@ void lr_reply_start(lr_reply_builder *rb, uint8_t fmt)
     lr_enc_init(&rb->enc, &rb->buf, fmt == LR_FMT_JSON);
 }
 
-void lr_reply_post(lr_shard *sh, lr_reply_builder *rb, lr_conn_ref conn, uint16_t close_ws)
+lr_im_reply *lr_reply_take(lr_reply_builder *rb, lr_conn_ref conn, uint16_t close_ws)
 {
-    if (rb->off == LR_FRAME_ERR || lr_enc_finish(&rb->enc) != 0) {
-        lr_buf_free(&rb->buf);
-        return;
-    }
-    size_t start = lr_frame_end(&rb->buf, rb->off, (lr_fmt)rb->fmt);
-    size_t len = rb->buf.len - start;
-    lr_im_reply *m = lr_imsg_new(LR_IM_REPLY, sizeof(*m) + len);
-    if (m) {
-        m->conn = conn;
-        m->close_ws = close_ws;
-        m->len = (uint32_t)len;
-        memcpy(m->data, rb->buf.p + start, len);
-        lr_shard_post(sh, conn.shard, &m->h);
+    lr_im_reply *m = NULL;
+    if (rb->off != LR_FRAME_ERR && lr_enc_finish(&rb->enc) == 0) {
+        size_t start = lr_frame_end(&rb->buf, rb->off, (lr_fmt)rb->fmt);
+        size_t len = rb->buf.len - start;
+        m = lr_imsg_new(LR_IM_REPLY, sizeof(*m) + len);
+        if (m) {
+            m->conn = conn;
+            m->close_ws = close_ws;
+            m->len = (uint32_t)len;
+            memcpy(m->data, rb->buf.p + start, len);
+        }
     }
     lr_buf_free(&rb->buf);
+    return m;
+}
+
+void lr_reply_post(lr_shard *sh, lr_reply_builder *rb, lr_conn_ref conn, uint16_t close_ws)
+{
+    lr_im_reply *m = lr_reply_take(rb, conn, close_ws);
+    if (m) lr_shard_post(sh, conn.shard, &m->h);
 }
 
 void lr_reply_post_err(lr_shard *sh, lr_conn_ref conn, uint8_t fmt, uint64_t id, int code,

@@ -185,6 +185,8 @@ typedef struct lr_reply_builder {
 void lr_reply_start(lr_reply_builder *rb, uint8_t fmt);
 /* Post the framed reply to the connection's shard. */
 void lr_reply_post(lr_shard *sh, lr_reply_builder *rb, lr_conn_ref conn, uint16_t close_ws);
+/* The framed reply as a message, not posted yet (NULL on ENOMEM). */
+lr_im_reply *lr_reply_take(lr_reply_builder *rb, lr_conn_ref conn, uint16_t close_ws);
 /* Encode and post {"op":"err","id":id,"code":code,"msg":msg}. */
 void lr_reply_post_err(lr_shard *sh, lr_conn_ref conn, uint8_t fmt, uint64_t id, int code,
                        const char *msg, uint16_t close_ws);

@@ -213,6 +213,39 @@ static int op_ban(lr_shard *sh, lr_room *r, const char *user, int64_t secs)
 
 /* ---- client moderation ops (mute, kick, mute_all) ---- */
 
+typedef struct ok_ctx {
+    lr_engine *e;
+    lr_im_reply *ok;
+    uint64_t req_id;
+    uint8_t fmt;
+} ok_ctx;
+
+/* On the store thread: the change is committed, or the commit failed. */
+static void ok_after_commit(void *arg, int rc)
+{
+    ok_ctx *oc = arg;
+    lr_im_reply *r = oc->ok;
+    if (rc) {
+        lr_conn_ref conn = r->conn;
+        free(r);
+        lr_reply_builder rb;
+        lr_reply_start(&rb, oc->fmt);
+        lr_enc_map(&rb.enc, 4);
+        lr_enc_key(&rb.enc, "op");
+        lr_enc_cstr(&rb.enc, "err");
+        lr_enc_key(&rb.enc, "id");
+        lr_enc_u64(&rb.enc, oc->req_id);
+        lr_enc_key(&rb.enc, "code");
+        lr_enc_i64(&rb.enc, LR_ERR_INTERNAL);
+        lr_enc_key(&rb.enc, "msg");
+        lr_enc_cstr(&rb.enc, "store write failed");
+        lr_enc_map_end(&rb.enc);
+        r = lr_reply_take(&rb, conn, 0);
+    }
+    if (r) lr_shard_post_foreign(&oc->e->shards[r->conn.shard], &r->h);
+    free(oc);
+}
+
 void lr_room_on_mod(lr_shard *sh, lr_imsg *im)
 {
     lr_im_mod *m = (lr_im_mod *)im;
@@ -233,19 +266,32 @@ void lr_room_on_mod(lr_shard *sh, lr_imsg *im)
         code = op_mute_all(sh, r, m->on);
     }
     if (code && !*msg) msg = "internal error";
-    if (code)
+    if (code) {
         lr_reply_post_err(sh, m->conn, m->fmt, m->req_id, code, msg, 0);
-    else {
-        lr_reply_builder rb;
-        lr_reply_start(&rb, m->fmt);
-        lr_enc_map(&rb.enc, 2);
-        lr_enc_key(&rb.enc, "op");
-        lr_enc_cstr(&rb.enc, "ok");
-        lr_enc_key(&rb.enc, "id");
-        lr_enc_u64(&rb.enc, m->req_id);
-        lr_enc_map_end(&rb.enc);
-        lr_reply_post(sh, &rb, m->conn, 0);
+        free(m);
+        return;
     }
+    lr_reply_builder rb;
+    lr_reply_start(&rb, m->fmt);
+    lr_enc_map(&rb.enc, 2);
+    lr_enc_key(&rb.enc, "op");
+    lr_enc_cstr(&rb.enc, "ok");
+    lr_enc_key(&rb.enc, "id");
+    lr_enc_u64(&rb.enc, m->req_id);
+    lr_enc_map_end(&rb.enc);
+    lr_im_reply *ok = lr_reply_take(&rb, m->conn, 0);
+    if (ok && m->op != LR_OP_KICK) {
+        /* like an admin command: `ok` once the change is committed */
+        ok_ctx *oc = malloc(sizeof(*oc));
+        if (oc) {
+            *oc = (ok_ctx){sh->eng, ok, m->req_id, m->fmt};
+            if (lr_store_barrier(sh->eng->store, ok_after_commit, oc) == 0)
+                ok = NULL;
+            else
+                free(oc);
+        }
+    }
+    if (ok) lr_shard_post(sh, m->conn.shard, &ok->h);
     free(m);
 }
 

@@ -82,11 +82,25 @@ LIVEROOMD = _binary("LIVEROOMD", "liveroomd")
 LIVEROOM_SIG = _binary("LIVEROOM_SIG", "liveroom-sig")
 
 
+def free_ports(n):
+    """n distinct loopback ports nobody listens on right now (the kernel
+    picks them; all are held open until every one is chosen, so two can
+    never be the same)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port():
     """A loopback port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 # ---------------------------------------------------------------- signatures
@@ -209,9 +223,8 @@ class Daemon:
                              " ".join(self.argv), _tail(last)))
 
     def _start_once(self):
-        self.port = free_port()
-        self.admin_port = free_port()
-        self.tcp_port = free_port() if self.tcp else None
+        self.port, self.admin_port, tcp_port = free_ports(3)
+        self.tcp_port = tcp_port if self.tcp else None
         argv = [LIVEROOMD, "--port", str(self.port), "--admin-port", str(self.admin_port),
                 "--data-dir", self.data_dir]
         if self.tcp:
