@@ -114,7 +114,7 @@ void lr_config_defaults(lr_config *c)
     c->history_max_age_s = 86400;
     c->count_interval_ms = 2000;
     c->allow_guests = true;
-    c->fanout_max_delay_ms = 100;
+    c->fanout_max_delay_ms = 150;
     snprintf(c->callbacks, sizeof(c->callbacks), "all");
     c->callback_timeout_ms = 2000;
     c->room_ring = 256;

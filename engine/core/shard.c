@@ -23,7 +23,7 @@
 
 #define LR_SQ_ENTRIES 4096
 #define LR_CQ_ENTRIES 16384
-#define LR_ADAPT_MS 100
+#define LR_ADAPT_MS 50
 
 struct io_uring_sqe *lr_shard_sqe(lr_shard *sh)
 {
@@ -223,12 +223,12 @@ static uint64_t thread_cpu_us(void)
 
 /*
  * The batching controller: a shard that used more than half of a core over
- * the last interval doubles the delay it may hold a room's frames (up to
- * fanout_max_delay_ms) so that each send carries more frames; a shard below
- * 35 % halves it, so a quiet room goes out at once. The gap between the two
- * thresholds keeps it from oscillating; the lower one is high enough that a
- * shard sending every frame on its own (delay 0) at up to a third of a core
- * stays there. It measures the
+ * the last 50 ms at least doubles the delay it may hold a room's frames (up
+ * to fanout_max_delay_ms; from 0 straight to 8 ms) so that each send carries
+ * more frames; a shard below 35 % for 200 ms halves it, so a quiet room goes
+ * out at once. The gap between the thresholds and the slow way down keep it
+ * from flapping; the lower threshold is high enough that a shard sending
+ * every frame on its own (delay 0) at up to a third of a core stays there. It measures the
  * thread's CPU time, kernel included: the sends themselves run inside
  * io_uring_enter and are most of the cost.
  */
@@ -241,10 +241,15 @@ static void adapt_cb(void *owner, lr_timer *t)
     if (span > 0) {
         double busy = (double)(cpu_us - sh->cpu_window_start_us) / (double)span;
         uint32_t d = sh->batch_delay_ms, max = sh->cfg->fanout_max_delay_ms;
-        if (busy > 0.5)
-            d = d ? d * 2 : 2;
-        else if (busy < 0.35)
+        if (busy > 0.5) {
+            /* fast up: a backlog grows every interval the shard is short */
+            d = d < 4 ? 8 : d * 2;
+            sh->calm = 0;
+        } else if (busy < 0.35 && ++sh->calm >= 4) {
+            /* slow down: only after 200 ms of calm, so it does not flap */
             d /= 2;
+            sh->calm = 0;
+        }
         sh->batch_delay_ms = d > max ? max : d;
     }
     sh->busy_us = 0;

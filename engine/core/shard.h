@@ -192,6 +192,7 @@ struct lr_shard {
     /* batching controller state */
     uint32_t batch_delay_ms;
     uint64_t busy_us, busy_window_start_us, cpu_window_start_us;
+    uint32_t calm; /* controller intervals in a row below its low mark */
 
     uint64_t rng;
     uint64_t guest_seq;

@@ -63,7 +63,7 @@ typedef struct lr_config {
     uint32_t callback_timeout_ms; /* default 2000 */
     bool callback_fail_closed;    /* before-send on timeout/error rejects (default: allows) */
     /* fan-out */
-    uint32_t fanout_max_delay_ms; /* default 100 */
+    uint32_t fanout_max_delay_ms; /* default 150 */
     uint32_t room_ring;           /* frames kept per room per shard, default 256 */
     uint32_t slow_lag;            /* frames behind before low/lowest are skipped, default 64 */
     uint32_t slow_timeout_ms;     /* unwritable this long: close 1013, default 10000 */
