@@ -365,15 +365,8 @@ static void broadcast(lr_shard *sh, lr_conn *c, admin_state *st, const lr_admin_
     st->seen[st->seen_head] = (seen_random){m->random, now};
     st->seen_head = (st->seen_head + 1) % LR_BROADCAST_SEEN;
     lr_frame_ref(f, e->nshards);
-    for (uint32_t j = 0; j < e->nshards; j++) {
-        lr_im_frame *im = lr_imsg_new(LR_IM_BROADCAST, sizeof(*im));
-        if (!im) {
-            lr_frame_unref(f);
-            continue;
-        }
-        im->f = f;
-        lr_shard_post(sh, j, &im->h);
-    }
+    for (uint32_t j = 0; j < e->nshards; j++)
+        lr_frame_post(sh, j, LR_IM_BROADCAST, f);
     lr_frame_unref(f);
     reply(sh, c, 0, NULL, NULL);
 }

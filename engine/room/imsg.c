@@ -18,6 +18,17 @@ void *lr_imsg_new(uint16_t type, size_t size)
     return m;
 }
 
+void lr_frame_post(lr_shard *sh, uint32_t dst, uint16_t type, lr_frame *f)
+{
+    lr_im_frame *m = lr_imsg_new(type, sizeof(*m));
+    if (!m) {
+        lr_frame_unref(f);
+        return;
+    }
+    m->f = f;
+    lr_shard_post(sh, dst, &m->h);
+}
+
 void lr_imsg_discard(lr_imsg *m)
 {
     if (m->type == LR_IM_FRAME || m->type == LR_IM_BROADCAST) lr_frame_unref(((lr_im_frame *)m)->f);

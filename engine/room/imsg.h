@@ -169,6 +169,10 @@ typedef struct lr_im_profile {
 void lr_admin_done_post(lr_shard *sh, lr_conn_ref conn, int code, const char *info,
                         struct json_t *extra);
 
+/* Hand one reference of f (already counted) to shard dst as `type`
+ * (LR_IM_FRAME or LR_IM_BROADCAST); on ENOMEM the reference is dropped. */
+void lr_frame_post(lr_shard *sh, uint32_t dst, uint16_t type, struct lr_frame *f);
+
 /* Allocate a message of `size` bytes plus `extra` for inline strings. */
 void *lr_imsg_new(uint16_t type, size_t size);
 /* Free a message that will not be delivered (engine teardown). */

@@ -191,16 +191,8 @@ void lr_room_fan_out(lr_shard *sh, lr_room *r, lr_frame *f, bool keep_in_history
     for (uint32_t j = 0; j < e->nshards; j++)
         targets += r->shard_conns[j] > 0;
     lr_frame_ref(f, targets + (keep_in_history ? 1 : 0));
-    for (uint32_t j = 0; j < e->nshards; j++) {
-        if (!r->shard_conns[j]) continue;
-        lr_im_frame *m = lr_imsg_new(LR_IM_FRAME, sizeof(*m));
-        if (!m) {
-            lr_frame_unref(f);
-            continue;
-        }
-        m->f = f;
-        lr_shard_post(sh, j, &m->h);
-    }
+    for (uint32_t j = 0; j < e->nshards; j++)
+        if (r->shard_conns[j]) lr_frame_post(sh, j, LR_IM_FRAME, f);
     if (keep_in_history) {
         uint32_t cap = room_history(sh, r);
         if (cap == 0) {
