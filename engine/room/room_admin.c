@@ -447,7 +447,10 @@ static void on_send_msg(lr_shard *sh, lr_im_admin *m, lr_room *r, const lr_admin
         done_now(sh, m, LR_ERR_BODY_TOO_LARGE, "message body too large", NULL);
         return;
     }
-    lr_room_offer(sh, r, s); /* answered by send_result when it passes or is dropped */
+    /* The way a client send goes from here on: the before-send callback
+     * (ADMIN_API.md §3: every client or REST send), then frequency control;
+     * answered by send_result when it passes, is dropped or rejected. */
+    lr_room_on_send(sh, &s->h);
 }
 
 static json_t *muted_list(lr_room *r)
