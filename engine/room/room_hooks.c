@@ -14,15 +14,25 @@
 #include "hooks/hooks.h"
 #include "room/room_internal.h"
 
-/* The Tencent MsgBody of a message, for the callbacks. */
-static json_t *msgbody_of(const lr_im_send *m)
+/* The Tencent MsgBody of a message and its CloudCustomData (NULL when it
+ * has none; the caller frees it), for the callbacks. A message kept in the
+ * Tencent shape {"MsgBody":[...],"CloudCustomData":...} (a REST send, or a
+ * body the before-send callback replaced, whichever the sender) reports
+ * that MsgBody as it is; anything else is one element made from the body. */
+static json_t *msgbody_of(const lr_im_send *m, char **ccd)
 {
-    if (m->admin && m->type != LR_TYPE_TEXT) {
-        /* a REST message kept as {"MsgBody":[...],"CloudCustomData":...} */
+    *ccd = NULL;
+    if (m->type != LR_TYPE_TEXT && m->body_kind == LR_BODY_JSON) {
         json_t *j = json_loadb(m->body, m->body_len, 0, NULL);
-        json_t *mb = j ? json_incref(json_object_get(j, "MsgBody")) : NULL;
+        json_t *mb = json_object_get(j, "MsgBody");
+        if (json_is_array(mb)) {
+            json_incref(mb);
+            const char *c = json_string_value(json_object_get(j, "CloudCustomData"));
+            if (c) *ccd = strdup(c);
+            json_decref(j);
+            return mb;
+        }
         json_decref(j);
-        if (mb) return mb;
     }
     json_t *text = json_stringn(m->body, m->body_len);
     if (!text) text = json_string("");
@@ -55,10 +65,14 @@ static void before_done(void *arg, int verdict, json_t *msg_body)
     m->verdict = (uint8_t)verdict;
     if (verdict == LR_HOOK_ALLOW && msg_body) {
         lr_msg_type type;
-        char *body = NULL, info[LR_ADMIN_MAX_ERRINFO];
+        char *body = NULL, info[LR_ADMIN_MAX_ERRINFO], *ccd;
         size_t len = 0;
-        if (lr_admin_msg_convert(msg_body, (lr_str){NULL, 0}, &type, &body, &len, info,
-                                 sizeof(info)) == 0) {
+        /* the backend replaces the MsgBody; the sender's CloudCustomData stays */
+        json_decref(msgbody_of(m, &ccd));
+        int rc = lr_admin_msg_convert(msg_body, (lr_str){ccd, ccd ? strlen(ccd) : 0}, &type, &body,
+                                      &len, info, sizeof(info));
+        free(ccd);
+        if (rc == 0) {
             size_t nl = strlen(m->nick), al = strlen(m->avatar);
             lr_im_send *n = malloc(sizeof(*n) + nl + al + len + 3);
             if (n) {
@@ -89,10 +103,12 @@ bool lr_room_before_send(lr_shard *sh, lr_room *r, lr_im_send *m)
     if (m->hooked || !lr_hooks_enabled(e->hooks, LR_HOOK_BEFORE_SEND)) return false;
     m->hooked = true;
     m->verdict = LR_HOOK_ALLOW;
-    json_t *mb = msgbody_of(m);
+    char *ccd;
+    json_t *mb = msgbody_of(m, &ccd);
     json_t *body = lr_hook_body_before_send(r->rec.id, m->user, m->user, m->random,
-                                            tencent_pri(m->pri), mb, NULL);
+                                            tencent_pri(m->pri), mb, ccd);
     json_decref(mb);
+    free(ccd);
     before_ctx *bc = malloc(sizeof(*bc));
     if (!bc || !body) {
         free(bc);
@@ -113,10 +129,12 @@ void lr_room_after_send(lr_shard *sh, lr_room *r, const lr_im_send *m, uint64_t 
 {
     lr_hooks *h = sh->eng->hooks;
     if (!lr_hooks_enabled(h, LR_HOOK_AFTER_SEND)) return;
-    json_t *mb = msgbody_of(m);
+    char *ccd;
+    json_t *mb = msgbody_of(m, &ccd);
     json_t *body = lr_hook_body_after_send(r->rec.id, m->user, m->user, m->random,
-                                           tencent_pri(m->pri), mb, NULL, seq, time_ms / 1000);
+                                           tencent_pri(m->pri), mb, ccd, seq, time_ms / 1000);
     json_decref(mb);
+    free(ccd);
     if (body) lr_hooks_post(h, LR_HOOK_AFTER_SEND, body, NULL);
 }
 
