@@ -502,6 +502,28 @@ static void send_result(lr_shard *sh, lr_room *r, lr_im_send *m, int code, const
     lr_reply_post(sh, &rb, m->conn, 0);
 }
 
+/* The before-send callback dropped it (ADMIN_API.md §3, verdict 2): the
+ * sender gets a plain ok with seq 0, never `limited` nor 10023, which are
+ * about frequency control (PROTOCOL.md §3, §6). */
+static void send_dropped_silently(lr_shard *sh, lr_im_send *m)
+{
+    if (m->admin) {
+        send_result(sh, NULL, m, 0, NULL, 0, lr_wall_ms());
+        return;
+    }
+    lr_reply_builder rb;
+    lr_reply_start(&rb, m->fmt);
+    lr_enc_map(&rb.enc, 3);
+    lr_enc_key(&rb.enc, "op");
+    lr_enc_cstr(&rb.enc, "ok");
+    lr_enc_key(&rb.enc, "id");
+    lr_enc_u64(&rb.enc, m->req_id);
+    lr_enc_key(&rb.enc, "seq");
+    lr_enc_u64(&rb.enc, 0);
+    lr_enc_map_end(&rb.enc);
+    lr_reply_post(sh, &rb, m->conn, 0);
+}
+
 static void drop_limited(lr_shard *sh, lr_room *r, lr_im_send *m)
 {
     atomic_fetch_add_explicit(&sh->st.limited[m->pri & 3], 1, memory_order_relaxed);
@@ -592,7 +614,7 @@ void lr_room_on_send(lr_shard *sh, lr_imsg *im)
             return;
         }
         if (m->verdict == LR_HOOK_DROP) {
-            send_result(sh, r, m, 0, NULL, 0, lr_wall_ms());
+            send_dropped_silently(sh, m);
             free(m);
             return;
         }
