@@ -278,9 +278,12 @@ class Base(AdminCase):
             await self.create(self.d, self.room, Owner_Account="olivia")
 
     async def asyncTearDown(self):
-        # held requests go first, so the daemon's shutdown flush is quick
         if isinstance(self.backend, Backend):
+            # held requests go first, so the daemon's shutdown flush is quick
             self.backend.release.set()
+            # every callback of the test, not only those it looked at
+            for hit in self.backend.find():
+                self.assertSigned(hit)
         await super().asyncTearDown()
 
     def make_backend(self):
