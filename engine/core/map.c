@@ -12,8 +12,9 @@ uint64_t lr_hash(const void *p, size_t len)
     return XXH3_64bits(p, len);
 }
 
-int lr_map_init(lr_map *m, uint32_t buckets)
+int lr_map_init(lr_map *m, uint32_t buckets, uint32_t koff)
 {
+    m->koff = koff;
     uint32_t n = 16;
     while (n < buckets)
         n <<= 1;
@@ -32,8 +33,10 @@ void lr_map_free(lr_map *m)
 
 lr_map_node *lr_map_get(const lr_map *m, const char *key, size_t klen, uint64_t hash)
 {
-    for (lr_map_node *n = m->b[hash & m->mask]; n; n = n->next)
-        if (n->hash == hash && n->klen == klen && memcmp(n->key, key, klen) == 0) return n;
+    for (lr_map_node *n = m->b[(uint32_t)hash & m->mask]; n; n = n->next)
+        if (n->hash == (uint32_t)hash && n->klen == klen &&
+            memcmp(lr_map_key(m, n), key, klen) == 0)
+            return n;
     return NULL;
 }
 

@@ -3,11 +3,12 @@
  * fixed-file slot, multishot receive into the shard's provided buffers,
  * framing (HTTP upgrade, WebSocket, length-prefixed TCP), the one send in
  * flight, polite and abrupt closes, and the ping/idle/slow-consumer sweeps.
- * An idle connection owns no buffer: input bytes are copied out of the
- * provided buffer only when a frame is incomplete, and the send buffer is
- * freed when a send completes. Never blocks; never frees a connection while
- * the kernel may still complete an operation on it (it is reaped at the end
- * of the turn once its receive and send have both ended).
+ * An idle connection owns no buffer and no I/O state: input bytes are
+ * copied out of the provided buffer only when a frame is incomplete, and
+ * the I/O state (partial input, the send in flight, WebSocket reassembly)
+ * is attached while bytes move and released when the connection is quiet. Never blocks; never frees
+ * a connection while the kernel may still complete an operation on it (it is reaped at the end of
+ * the turn once its receive and send have both ended).
  */
 #include "net/conn.h"
 
@@ -50,8 +51,7 @@ void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto)
     c->gen = ++sh->next_gen ? sh->next_gen : ++sh->next_gen;
     c->proto = proto;
     c->fmt = proto == LR_PROTO_TCP ? LR_FMT_TCP : LR_FMT_JSON;
-    c->last_rx_ms = sh->now_ms;
-    c->login_ms = sh->now_ms;
+    c->last_rx_ms = (uint32_t)sh->now_ms;
     sh->conns[slot] = c;
     sh->nconns++;
     atomic_fetch_add_explicit(&sh->st.accepts, 1, memory_order_relaxed);
@@ -80,15 +80,13 @@ int lr_conn_set_identity(lr_conn *c, lr_str user, lr_str nick, lr_str avatar)
     lr_str parts[3] = {user, nick, avatar};
     char *starts[3];
     for (int i = 0; i < 3; i++) {
-        starts[i] = p;
+        starts[i] = p; /* lr_conn_nick/avatar find the rest after the NULs */
         if (parts[i].len) memcpy(p, parts[i].p, parts[i].len);
         p += parts[i].len;
         *p++ = 0;
     }
     free(c->user);
     c->user = starts[0];
-    c->nick = starts[1];
-    c->avatar = starts[2];
     return LR_OK;
 }
 
@@ -108,6 +106,40 @@ void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c)
     sh->dirty_head = c;
 }
 
+/* The connection's I/O state, attached on first use; NULL on ENOMEM. */
+static lr_conn_io *conn_io(lr_shard *sh, lr_conn *c)
+{
+    if (c->io) return c->io;
+    lr_conn_io *io = calloc(1, sizeof(*io));
+    if (!io) return NULL;
+    io->conn = c;
+    lr_ws_parser_init(&io->wsp, true, sh->cfg->max_frame);
+    c->io = io;
+    return io;
+}
+
+static void io_free(lr_conn *c)
+{
+    lr_conn_io *io = c->io;
+    if (!io) return;
+    lr_dlist_remove(&io->send_node);
+    lr_buf_free(&io->rx);
+    lr_buf_free(&io->out);
+    lr_ws_parser_free(&io->wsp);
+    free(io);
+    c->io = NULL;
+}
+
+/* Give the I/O state back once nothing is in flight or half-read. */
+static void io_release_if_quiet(lr_conn *c)
+{
+    lr_conn_io *io = c->io;
+    if (!io || (c->flags & (LR_CF_SEND | LR_CF_FLUSH_CLOSE | LR_CF_DEAD)) || io->rx.len ||
+        io->out.len || io->wsp.frag_opcode)
+        return;
+    io_free(c);
+}
+
 /* The slot is closed only when nothing can still act on it: a shutdown or
  * cancel that ran after the close would hit the next connection the kernel
  * accepts into the same slot. */
@@ -122,10 +154,8 @@ static void maybe_reap(lr_shard *sh, lr_conn *c)
 
 static void conn_free(lr_conn *c)
 {
-    lr_buf_free(&c->rx);
-    lr_buf_free(&c->out);
+    io_free(c);
     lr_buf_free(&c->pend);
-    lr_ws_parser_free(&c->wsp);
     free(c->user); /* nick and avatar live in the same block */
     free(c);
 }
@@ -164,7 +194,7 @@ void lr_conn_abort(lr_shard *sh, lr_conn *c)
     detach(sh, c);
     c->flags |= LR_CF_DEAD;
     lr_dlist_remove(&c->idle_node);
-    lr_dlist_remove(&c->send_node);
+    if (c->io) lr_dlist_remove(&c->io->send_node);
     if (c->flags & (LR_CF_RECV | LR_CF_SEND)) {
         struct io_uring_sqe *sqe = lr_shard_sqe(sh);
         io_uring_prep_cancel_fd(sqe, (int)c->slot,
@@ -206,9 +236,14 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
         size_t n = lr_ws_close_payload(payload, ws_code, msg ? msg : "");
         append_ws_control(c, LR_WS_OP_CLOSE, payload, n);
     }
+    lr_conn_io *io = conn_io(sh, c); /* the linger deadline lives there */
+    if (!io) {
+        lr_conn_abort(sh, c);
+        return;
+    }
     c->flags |= LR_CF_FLUSH_CLOSE;
-    c->send_since_ms = sh->now_ms;
-    lr_dlist_move_tail(&sh->send_list, &c->send_node);
+    io->send_since_ms = sh->now_ms;
+    lr_dlist_move_tail(&sh->send_list, &io->send_node);
     lr_conn_mark_dirty(sh, c);
 }
 
@@ -283,8 +318,8 @@ void lr_conn_reply_ok(lr_shard *sh, lr_conn *c, uint64_t id)
 static void bad_frame(lr_shard *sh, lr_conn *c)
 {
     atomic_fetch_add_explicit(&sh->st.bad_frames, 1, memory_order_relaxed);
-    uint32_t now_s = (uint32_t)(sh->now_ms / 1000);
-    if (now_s - c->bad_since_s >= LR_BAD_FRAMES_WINDOW_MS / 1000) {
+    uint16_t now_s = (uint16_t)(sh->now_ms / 1000);
+    if ((uint16_t)(now_s - c->bad_since_s) >= LR_BAD_FRAMES_WINDOW_MS / 1000) {
         c->bad_since_s = now_s;
         c->bad_frames = 0;
     }
@@ -301,14 +336,13 @@ static void on_message(lr_shard *sh, lr_conn *c, bool json, const uint8_t *p, si
     if (lr_session_on_message(sh, c, json, p, len) == LR_ERR_MALFORMED) bad_frame(sh, c);
 }
 
-/* Consume WebSocket frames from p[0..n); returns the bytes used. */
-static size_t consume_ws(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
+static size_t ws_frames(lr_shard *sh, lr_conn *c, lr_ws_parser *wsp, uint8_t *p, size_t n)
 {
     size_t off = 0;
     while (off < n && !(c->flags & LR_CF_CLOSING)) {
         size_t used = 0;
         lr_ws_event ev;
-        int r = lr_ws_parse(&c->wsp, p + off, n - off, &used, &ev);
+        int r = lr_ws_parse(wsp, p + off, n - off, &used, &ev);
         if (r < 0) {
             uint16_t code = (uint16_t)-r;
             lr_conn_close(sh, c, code, code,
@@ -337,6 +371,29 @@ static size_t consume_ws(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
         }
         }
     }
+    return off;
+}
+
+/* Consume WebSocket frames from p[0..n); returns the bytes used. A quiet
+ * connection has no parser state to keep: it parses with a fresh one and
+ * keeps it only when a fragmented message is left half-assembled. */
+static size_t consume_ws(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
+{
+    lr_ws_parser fresh, *wsp = &fresh;
+    if (c->io)
+        wsp = &c->io->wsp;
+    else
+        lr_ws_parser_init(&fresh, true, sh->cfg->max_frame);
+    size_t off = ws_frames(sh, c, wsp, p, n);
+    if (wsp == &fresh && fresh.frag_opcode) {
+        lr_conn_io *io = (c->flags & LR_CF_DEAD) ? NULL : conn_io(sh, c);
+        if (io) {
+            io->wsp = fresh;
+            return off;
+        }
+        lr_conn_abort(sh, c);
+    }
+    if (wsp == &fresh) lr_ws_parser_free(&fresh);
     return off;
 }
 
@@ -387,36 +444,47 @@ static void on_input(lr_shard *sh, lr_conn *c, uint8_t *data, size_t len)
 
     uint8_t *p = data;
     size_t n = len;
-    if (c->rx.len) {
-        if (lr_buf_append(&c->rx, data, len) != LR_OK) {
+    lr_buf *rx = c->io ? &c->io->rx : NULL;
+    if (rx && rx->len) {
+        if (lr_buf_append(rx, data, len) != LR_OK) {
             lr_conn_abort(sh, c);
             return;
         }
-        p = c->rx.p;
-        n = c->rx.len;
+        p = rx->p;
+        n = rx->len;
     }
     size_t used = consume(sh, c, p, n);
     if (c->flags & LR_CF_DEAD) return;
     size_t rest = n - used;
-    if (c->rx.len) {
+    rx = c->io ? &c->io->rx : NULL; /* consume may have attached the I/O state */
+    if (rx && rx->len) {
         if (rest == 0 || (c->flags & LR_CF_CLOSING)) {
-            lr_buf_free(&c->rx);
+            lr_buf_free(rx);
         } else {
-            memmove(c->rx.p, c->rx.p + used, rest);
-            c->rx.len = rest;
+            memmove(rx->p, rx->p + used, rest);
+            rx->len = rest;
         }
     } else if (rest && !(c->flags & LR_CF_CLOSING)) {
-        if (lr_buf_append(&c->rx, p + used, rest) != LR_OK) lr_conn_abort(sh, c);
+        lr_conn_io *io = conn_io(sh, c);
+        if (!io || lr_buf_append(&io->rx, p + used, rest) != LR_OK) {
+            lr_conn_abort(sh, c);
+            return;
+        }
+        rx = &io->rx;
     }
     size_t limit = c->proto == LR_PROTO_ADMIN ? LR_ADMIN_MAX_BODY : sh->cfg->max_frame;
-    if (c->rx.len > limit + 2 * LR_MAX_HTTP_HEAD) lr_conn_abort(sh, c);
+    if (rx && rx->len > limit + 2 * LR_MAX_HTTP_HEAD) {
+        lr_conn_abort(sh, c);
+        return;
+    }
+    io_release_if_quiet(c);
 }
 
 void lr_conn_resume_input(lr_shard *sh, lr_conn *c)
 {
-    if (!c->rx.len || (c->flags & (LR_CF_CLOSING | LR_CF_DEAD))) return;
-    lr_buf rx = c->rx; /* on_input appends to rx when it is not empty */
-    c->rx = (lr_buf){0};
+    if (!c->io || !c->io->rx.len || (c->flags & (LR_CF_CLOSING | LR_CF_DEAD))) return;
+    lr_buf rx = c->io->rx; /* on_input appends to rx when it is not empty */
+    c->io->rx = (lr_buf){0};
     on_input(sh, c, rx.p, rx.len);
     lr_buf_free(&rx);
 }
@@ -429,7 +497,7 @@ void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe)
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         uint8_t *buf = sh->bufs + (size_t)bid * sh->buf_size;
         if (!(c->flags & LR_CF_DEAD)) {
-            c->last_rx_ms = sh->now_ms;
+            c->last_rx_ms = (uint32_t)sh->now_ms;
             if (c->flags & LR_CF_PINGED) c->flags &= ~LR_CF_PINGED;
             if (!(c->flags & LR_CF_CLOSING)) lr_dlist_move_tail(&sh->idle_list, &c->idle_node);
             on_input(sh, c, buf, (size_t)res);
@@ -451,15 +519,16 @@ void lr_conn_on_recv(lr_shard *sh, lr_conn *c, struct io_uring_cqe *cqe)
 
 static void submit_send(lr_shard *sh, lr_conn *c)
 {
+    lr_conn_io *io = c->io;
     struct io_uring_sqe *sqe = lr_shard_sqe(sh);
-    io_uring_prep_send(sqe, (int)c->slot, c->out.p + c->out_off, c->out.len - c->out_off,
+    io_uring_prep_send(sqe, (int)c->slot, io->out.p + io->out_off, io->out.len - io->out_off,
                        MSG_NOSIGNAL);
     sqe->flags |= IOSQE_FIXED_FILE;
     sqe->user_data = LR_UD(c, LR_UD_SEND);
     c->flags |= LR_CF_SEND;
     if (!(c->flags & LR_CF_FLUSH_CLOSE)) {
-        c->send_since_ms = sh->now_ms;
-        lr_dlist_move_tail(&sh->send_list, &c->send_node);
+        io->send_since_ms = sh->now_ms;
+        lr_dlist_move_tail(&sh->send_list, &io->send_node);
     }
     atomic_fetch_add_explicit(&sh->st.sends, 1, memory_order_relaxed);
 }
@@ -476,35 +545,49 @@ static void shut_write(lr_shard *sh, lr_conn *c)
 
 static void start_send(lr_shard *sh, lr_conn *c)
 {
-    lr_buf_free(&c->out);
-    c->out_off = 0;
-    if (c->pend.len) {
-        c->out = c->pend;
-        c->pend = (lr_buf){0};
-    }
-    if ((c->flags & (LR_CF_CLOSING | LR_CF_DUE)) == LR_CF_DUE) {
-        c->flags &= ~LR_CF_DUE; /* fill sets it again when send_max cut it short */
-        uint32_t d = lr_fanout_fill(sh, c, &c->out);
-        if (d) atomic_fetch_add_explicit(&sh->st.deliveries, d, memory_order_relaxed);
-    }
-    if (c->out.len == 0) {
-        lr_buf_free(&c->out);
-        if ((c->flags & LR_CF_FLUSH_CLOSE) && !(c->flags & LR_CF_SHUT)) {
-            if (c->proto == LR_PROTO_HTTP)
-                lr_conn_abort(sh, c);
-            else
-                shut_write(sh, c);
-        }
+    bool due = (c->flags & (LR_CF_CLOSING | LR_CF_DUE)) == LR_CF_DUE;
+    if (!c->pend.len && !due) {
+        if (c->flags & LR_CF_FLUSH_CLOSE) goto nothing; /* the close itself is due */
+        io_release_if_quiet(c);
         return;
     }
-    atomic_fetch_add_explicit(&sh->st.send_bytes, c->out.len, memory_order_relaxed);
-    submit_send(sh, c);
+    lr_conn_io *io = conn_io(sh, c);
+    if (!io) {
+        lr_conn_abort(sh, c);
+        return;
+    }
+    lr_buf_free(&io->out);
+    io->out_off = 0;
+    if (c->pend.len) {
+        io->out = c->pend;
+        c->pend = (lr_buf){0};
+    }
+    if (due) {
+        c->flags &= ~LR_CF_DUE; /* fill sets it again when send_max cut it short */
+        uint32_t d = lr_fanout_fill(sh, c, &io->out);
+        if (d) atomic_fetch_add_explicit(&sh->st.deliveries, d, memory_order_relaxed);
+    }
+    if (io->out.len) {
+        atomic_fetch_add_explicit(&sh->st.send_bytes, io->out.len, memory_order_relaxed);
+        submit_send(sh, c);
+        return;
+    }
+    lr_buf_free(&io->out);
+nothing:
+    if ((c->flags & LR_CF_FLUSH_CLOSE) && !(c->flags & LR_CF_SHUT)) {
+        if (c->proto == LR_PROTO_HTTP)
+            lr_conn_abort(sh, c);
+        else
+            shut_write(sh, c);
+    }
+    io_release_if_quiet(c);
 }
 
 void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res)
 {
+    lr_conn_io *io = c->io;
     c->flags &= ~LR_CF_SEND;
-    if (!(c->flags & LR_CF_FLUSH_CLOSE)) lr_dlist_remove(&c->send_node);
+    if (!(c->flags & LR_CF_FLUSH_CLOSE)) lr_dlist_remove(&io->send_node);
     if (c->flags & LR_CF_DEAD) {
         maybe_reap(sh, c);
         return;
@@ -514,14 +597,17 @@ void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res)
         maybe_reap(sh, c);
         return;
     }
-    c->out_off += (uint32_t)res;
-    if (c->out_off < c->out.len) {
+    io->out_off += (uint32_t)res;
+    if (io->out_off < io->out.len) {
         submit_send(sh, c);
         return;
     }
-    lr_buf_free(&c->out);
-    c->out_off = 0;
-    if (c->pend.len || (c->flags & (LR_CF_DUE | LR_CF_FLUSH_CLOSE))) lr_conn_mark_dirty(sh, c);
+    lr_buf_free(&io->out);
+    io->out_off = 0;
+    if (c->pend.len || (c->flags & (LR_CF_DUE | LR_CF_FLUSH_CLOSE)))
+        lr_conn_mark_dirty(sh, c);
+    else
+        io_release_if_quiet(c);
 }
 
 void lr_conn_on_aux(lr_shard *sh, lr_conn *c)
@@ -570,7 +656,7 @@ void lr_conn_sweep(lr_shard *sh)
     lr_dlist *n;
     while ((n = lr_dlist_first(&sh->idle_list))) {
         lr_conn *c = LR_CONTAINER_OF(n, lr_conn, idle_node);
-        uint64_t silent = now - c->last_rx_ms;
+        uint64_t silent = (uint32_t)now - c->last_rx_ms;
         if (c->proto == LR_PROTO_HTTP || c->proto == LR_PROTO_ADMIN) {
             /* not upgraded yet (or an admin client): no pings, a deadline */
             uint64_t limit = c->proto == LR_PROTO_HTTP ? hs_ms : idle_ms;
@@ -584,7 +670,7 @@ void lr_conn_sweep(lr_shard *sh)
     }
     while ((n = lr_dlist_first(&sh->ping_list))) {
         lr_conn *c = LR_CONTAINER_OF(n, lr_conn, idle_node);
-        if (now - c->last_rx_ms < idle_ms) {
+        if ((uint32_t)((uint32_t)now - c->last_rx_ms) < idle_ms) {
             if (!(c->flags & LR_CF_PINGED)) {
                 lr_dlist_move_tail(&sh->idle_list, &c->idle_node);
                 continue;
@@ -596,8 +682,9 @@ void lr_conn_sweep(lr_shard *sh)
     }
     /* sends in flight and closes in progress, oldest first */
     while ((n = lr_dlist_first(&sh->send_list))) {
-        lr_conn *c = LR_CONTAINER_OF(n, lr_conn, send_node);
-        uint64_t age = now - c->send_since_ms;
+        lr_conn_io *io = LR_CONTAINER_OF(n, lr_conn_io, send_node);
+        lr_conn *c = io->conn;
+        uint64_t age = now - io->send_since_ms;
         if (c->flags & LR_CF_FLUSH_CLOSE) {
             if (age < LR_CLOSE_LINGER_MS) break;
         } else if (age < cfg->slow_timeout_ms) {

@@ -9,6 +9,8 @@
 #ifndef LR_NET_CONN_H
 #define LR_NET_CONN_H
 
+#include <string.h>
+
 #include "core/list.h"
 #include "core/shard.h"
 #include "net/ws.h"
@@ -40,32 +42,52 @@ enum {
 
 struct lr_member;
 
+/* What a connection needs only while bytes move: a partial input frame,
+ * the send in flight, the WebSocket reassembly state. Attached on demand
+ * and released as soon as the connection is quiet again, so an idle
+ * connection (the common case: most viewers only listen) costs none of it. */
+typedef struct lr_conn_io {
+    lr_conn *conn;
+    lr_buf rx;  /* partial input, freed when empty */
+    lr_buf out; /* the send in flight */
+    uint32_t out_off;
+    uint64_t send_since_ms;
+    lr_dlist send_node; /* on the shard's in-flight send list */
+    lr_ws_parser wsp;
+} lr_conn_io;
+
+/* Kept small: one per viewer, hundreds of thousands per machine. */
 struct lr_conn {
     uint32_t slot;
     uint32_t gen;
     uint16_t flags;
+    uint16_t bad_frames;
     uint8_t proto;
     uint8_t fmt; /* lr_fmt */
     uint8_t nrooms;
     uint8_t njoining; /* joins sent to a home shard, not yet answered */
     uint8_t aux;      /* shutdowns and cancels in flight on the slot */
-    uint16_t bad_frames;
-    uint32_t bad_since_s;
-    uint64_t last_rx_ms;
-    uint64_t send_since_ms;
-    uint64_t login_ms;
-    lr_dlist idle_node; /* on the shard's idle or ping list */
-    lr_dlist send_node; /* on the shard's in-flight send list */
+    uint8_t pad_;
+    uint16_t bad_since_s; /* low bits of seconds: only a short window is compared */
+    uint32_t last_rx_ms;  /* low bits of the shard clock: wrap-safe differences */
+    lr_dlist idle_node;   /* on the shard's idle or ping list */
     lr_conn *dirty_next;
     struct lr_member *rooms; /* memberships on this shard */
-    char *user;              /* NULL until login; one allocation holds all three */
-    char *nick, *avatar;
-    lr_buf rx;  /* partial input, freed when empty */
-    lr_buf out; /* the send in flight */
-    uint32_t out_off;
-    lr_buf pend; /* replies and control frames waiting for the next send */
-    lr_ws_parser wsp;
+    char *user;              /* NULL until login; "user\0nick\0avatar\0" in one block */
+    lr_conn_io *io;          /* NULL while quiet */
+    lr_buf pend;             /* replies and control frames waiting for the next send */
 };
+
+/* The nick and avatar stored after the user id (empty before login). */
+static inline const char *lr_conn_nick(const lr_conn *c)
+{
+    return c->user ? c->user + strlen(c->user) + 1 : "";
+}
+static inline const char *lr_conn_avatar(const lr_conn *c)
+{
+    const char *n = lr_conn_nick(c);
+    return c->user ? n + strlen(n) + 1 : "";
+}
 
 /* Metrics kind: 0 pending HTTP, 1 WebSocket JSON, 2 WebSocket msgpack,
  * 3 raw TCP, 4 admin. */

@@ -120,7 +120,6 @@ int lr_upgrade_handle(lr_shard *sh, lr_conn *c, const char *p, size_t n)
     c->proto = LR_PROTO_WS;
     c->fmt = fmt;
     atomic_fetch_add_explicit(&sh->st.conns_by_kind[lr_conn_kind(c)], 1, memory_order_relaxed);
-    lr_ws_parser_init(&c->wsp, true, sh->cfg->max_frame);
 
     /* login / join riding on the upgrade */
     char user[LR_MAX_USER_ID + 1], sig[LR_MAX_SIG + 1], room[LR_MAX_ROOM_ID + 1];

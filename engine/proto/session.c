@@ -46,7 +46,6 @@ static int set_identity(lr_shard *sh, lr_conn *c, lr_str user, lr_str nick, lr_s
 {
     if (lr_conn_set_identity(c, user, nick, avatar) != LR_OK) return LR_ERR_INTERNAL;
     c->flags |= LR_CF_LOGGED_IN | (guest ? LR_CF_GUEST : 0);
-    c->login_ms = sh->now_ms;
     if (!guest) {
         lr_im_login *m = lr_imsg_new(LR_IM_LOGIN, sizeof(*m));
         if (m) {
@@ -108,7 +107,8 @@ static const char *err_text(int code)
 /* Post a join to the room's home shard. */
 static int post_join(lr_shard *sh, lr_conn *c, lr_str room, uint64_t id, bool upgrade)
 {
-    size_t nl = strlen(c->nick), al = strlen(c->avatar);
+    const char *nick = lr_conn_nick(c), *avatar = lr_conn_avatar(c);
+    size_t nl = strlen(nick), al = strlen(avatar);
     lr_im_join *m = lr_imsg_new(LR_IM_JOIN, sizeof(*m) + nl + al + 2);
     if (!m) return LR_ERR_INTERNAL;
     m->conn = lr_conn_ref_of(sh, c);
@@ -121,9 +121,9 @@ static int post_join(lr_shard *sh, lr_conn *c, lr_str room, uint64_t id, bool up
     copy_id(m->room, sizeof(m->room), room);
     snprintf(m->user, sizeof(m->user), "%s", c->user);
     m->nick = (char *)(m + 1);
-    memcpy(m->nick, c->nick, nl + 1);
+    memcpy(m->nick, nick, nl + 1);
     m->avatar = m->nick + nl + 1;
-    memcpy(m->avatar, c->avatar, al + 1);
+    memcpy(m->avatar, avatar, al + 1);
     if (!m->already) c->njoining++;
     lr_shard_post(sh, lr_shard_of(sh->eng, m->room, room.len), &m->h);
     return 0;
@@ -176,7 +176,8 @@ static int on_send(lr_shard *sh, lr_conn *c, const lr_req *r)
     if (r->pri.p && (pri = lr_pri_parse(r->pri)) < 0) return LR_ERR_INVALID_PARAM;
     bool outsider = !lr_fanout_is_member(c, r->room.p, r->room.len);
 
-    size_t nl = strlen(c->nick), al = strlen(c->avatar);
+    const char *nick = lr_conn_nick(c), *avatar = lr_conn_avatar(c);
+    size_t nl = strlen(nick), al = strlen(avatar);
     lr_im_send *m = lr_imsg_new(LR_IM_SEND, sizeof(*m) + nl + al + r->body.len + 3);
     if (!m) return LR_ERR_INTERNAL;
     m->conn = lr_conn_ref_of(sh, c);
@@ -191,9 +192,9 @@ static int on_send(lr_shard *sh, lr_conn *c, const lr_req *r)
     copy_id(m->room, sizeof(m->room), r->room);
     snprintf(m->user, sizeof(m->user), "%s", c->user);
     m->nick = (char *)(m + 1);
-    memcpy(m->nick, c->nick, nl + 1);
+    memcpy(m->nick, nick, nl + 1);
     m->avatar = m->nick + nl + 1;
-    memcpy(m->avatar, c->avatar, al + 1);
+    memcpy(m->avatar, avatar, al + 1);
     m->body = m->avatar + al + 1;
     if (r->body.len) memcpy(m->body, r->body.p, r->body.len);
     m->body[r->body.len] = 0;

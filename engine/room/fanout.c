@@ -41,7 +41,6 @@ static lr_lroom *lroom_get(lr_shard *sh, const char *id)
     }
     lr->cap = cap;
     memcpy(lr->id, id, len + 1);
-    lr->node.key = lr->id;
     lr->node.klen = (uint32_t)len;
     lr->node.hash = lr_hash(id, len);
     lr_map_put(&sh->lrooms, &lr->node);

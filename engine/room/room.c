@@ -46,11 +46,11 @@ lr_room *lr_room_create(lr_shard *sh, const lr_room_rec *rec)
     lr_room *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
     r->shard_conns = calloc(e->nshards, sizeof(uint32_t));
-    if (!r->shard_conns || lr_map_init(&r->users, 16) != 0 || lr_map_init(&r->mods, 16) != 0)
+    if (!r->shard_conns || lr_map_init(&r->users, 16, LR_MAP_KEY_OFF(lr_ouser, node, id)) != 0 ||
+        lr_map_init(&r->mods, 16, LR_MAP_KEY_OFF(lr_rmod, node, id)) != 0)
         goto err;
     r->sh = sh;
     r->rec = *rec;
-    r->node.key = r->rec.id;
     r->node.klen = (uint32_t)strlen(r->rec.id);
     r->node.hash = lr_hash(r->rec.id, r->node.klen);
     lr_dlist_init(&r->order);
@@ -135,7 +135,6 @@ lr_rmod *lr_room_mod(lr_room *r, const char *user, bool create)
     lr_rmod *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
     snprintf(m->id, sizeof(m->id), "%s", user);
-    m->node.key = m->id;
     m->node.klen = (uint32_t)ul;
     m->node.hash = h;
     lr_map_put(&r->mods, &m->node);
@@ -373,11 +372,8 @@ void lr_room_on_join(lr_shard *sh, lr_imsg *im)
                 goto reply;
             }
             memcpy(u->id, m->user, ul + 1);
-            u->nick = u->id + ul + 1;
-            memcpy(u->nick, m->nick, nl + 1);
-            u->avatar = u->nick + nl + 1;
-            memcpy(u->avatar, m->avatar, al + 1);
-            u->node.key = u->id;
+            memcpy(u->id + ul + 1, m->nick, nl + 1);
+            memcpy(u->id + ul + 1 + nl + 1, m->avatar, al + 1);
             u->node.klen = (uint32_t)ul;
             u->node.hash = h;
             lr_map_put(&r->users, &u->node);
@@ -710,9 +706,9 @@ void lr_room_on_query(lr_shard *sh, lr_imsg *im)
             lr_enc_key(e, "user");
             lr_enc_cstr(e, u->id);
             lr_enc_key(e, "nick");
-            lr_enc_cstr(e, u->nick);
+            lr_enc_cstr(e, lr_ouser_nick(u));
             lr_enc_key(e, "avatar");
-            lr_enc_cstr(e, u->avatar);
+            lr_enc_cstr(e, lr_ouser_avatar(u));
             lr_enc_key(e, "joined");
             lr_enc_i64(e, u->join_ms);
             lr_enc_map_end(e);

@@ -70,9 +70,18 @@ typedef struct lr_ouser {
     lr_dlist order; /* newest join first */
     uint32_t nconns;
     int64_t join_ms;
-    char *nick, *avatar;
-    char id[];
+    char id[]; /* "id\0nick\0avatar\0" */
 } lr_ouser;
+
+static inline const char *lr_ouser_nick(const lr_ouser *u)
+{
+    return u->id + u->node.klen + 1;
+}
+static inline const char *lr_ouser_avatar(const lr_ouser *u)
+{
+    const char *n = lr_ouser_nick(u);
+    return n + strlen(n) + 1;
+}
 
 /* What the room remembers about a user beyond presence: role, mute, ban
  * (mirrors lr_member_rec in the store). */
@@ -118,14 +127,24 @@ typedef struct lr_user_conn {
     uint64_t login_ms;
 } lr_user_conn;
 
+/* One allocation, sized to the id: the struct, the id, then the
+ * connections (one device is the common case, so a user is one small block). */
 typedef struct lr_user {
     lr_map_node node;
-    char id[LR_MAX_USER_ID + 8];
-    lr_user_conn *conns;
-    uint32_t nconns, cap;
-    uint64_t *sends; /* ring of the last user_rate send times (ms) */
+    uint16_t nconns, cap;
     uint32_t sends_head;
+    uint64_t *sends; /* ring of the last user_rate send times (ms), on first send */
+    char id[];       /* then, 8-aligned, lr_user_conn conns[cap] */
 } lr_user;
+
+static inline size_t lr_user_conns_off(size_t idlen)
+{
+    return (offsetof(lr_user, id) + idlen + 1 + 7) & ~(size_t)7;
+}
+static inline lr_user_conn *lr_user_conns(lr_user *u)
+{
+    return (lr_user_conn *)((char *)u + lr_user_conns_off(u->node.klen));
+}
 
 /* Home shard: handlers (room.c, user.c). */
 void lr_room_on_join(lr_shard *sh, lr_imsg *m);

@@ -496,7 +496,8 @@ static json_t *members_list(lr_room *r, uint32_t limit)
     for (lr_dlist *p = r->order.next; p != &r->order && i < limit; p = p->next, i++) {
         lr_ouser *u = LR_CONTAINER_OF(p, lr_ouser, order);
         json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "Member_Account", u->id, "NickName",
-                                           u->nick, "JoinTime", (json_int_t)(u->join_ms / 1000)));
+                                           lr_ouser_nick(u), "JoinTime",
+                                           (json_int_t)(u->join_ms / 1000)));
     }
     return json_pack("{s:o,s:i}", "MemberList", a, "OnlineMemberNum", (int)r->count);
 }

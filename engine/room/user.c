@@ -23,7 +23,6 @@ static lr_user *user_find(lr_shard *sh, const char *id)
 static void user_free(lr_shard *sh, lr_user *u)
 {
     lr_map_del(&sh->users, &u->node);
-    free(u->conns);
     free(u->sends);
     free(u);
 }
@@ -48,7 +47,6 @@ static lr_profile *profile_find(lr_shard *sh, const char *id, bool create)
     lr_profile *p = calloc(1, sizeof(*p));
     if (!p) return NULL;
     snprintf(p->id, sizeof(p->id), "%s", id);
-    p->node.key = p->id;
     p->node.klen = (uint32_t)n;
     p->node.hash = h;
     lr_map_put(&sh->profiles, &p->node);
@@ -82,34 +80,41 @@ void lr_user_on_login(lr_shard *sh, lr_imsg *im)
     lr_hook_user_state(sh, m->user, true);
     lr_user *u = user_find(sh, m->user);
     if (!u) {
-        u = calloc(1, sizeof(*u));
+        size_t idlen = strnlen(m->user, LR_MAX_USER_ID);
+        u = calloc(1, lr_user_conns_off(idlen) + sizeof(lr_user_conn));
         if (!u) goto out;
-        snprintf(u->id, sizeof(u->id), "%s", m->user);
-        u->node.key = u->id;
-        u->node.klen = (uint32_t)strlen(u->id);
-        u->node.hash = lr_hash(u->id, u->node.klen);
+        memcpy(u->id, m->user, idlen);
+        u->cap = 1;
+        u->node.klen = (uint32_t)idlen;
+        u->node.hash = lr_hash(u->id, idlen);
         lr_map_put(&sh->users, &u->node);
     }
     if (u->nconns == u->cap) {
-        uint32_t cap = u->cap ? u->cap * 2 : 2;
-        lr_user_conn *c = realloc(u->conns, cap * sizeof(*c));
-        if (!c) goto out;
-        u->conns = c;
-        u->cap = cap;
+        /* the block moves: take it out of the map while it does */
+        uint16_t cap = (uint16_t)(u->cap * 2);
+        lr_map_del(&sh->users, &u->node);
+        lr_user *g = realloc(u, lr_user_conns_off(u->node.klen) + cap * sizeof(lr_user_conn));
+        if (g) {
+            u = g;
+            u->cap = cap;
+        }
+        lr_map_put(&sh->users, &u->node);
+        if (!g) goto out;
     }
+    lr_user_conn *conns = lr_user_conns(u);
     /* logins arrive in order per shard but not across shards: keep the list
      * sorted by login time so "oldest" is the first */
     uint32_t i = u->nconns;
-    while (i > 0 && u->conns[i - 1].login_ms > m->login_ms) {
-        u->conns[i] = u->conns[i - 1];
+    while (i > 0 && conns[i - 1].login_ms > m->login_ms) {
+        conns[i] = conns[i - 1];
         i--;
     }
-    u->conns[i] = (lr_user_conn){m->conn, m->login_ms};
+    conns[i] = (lr_user_conn){m->conn, m->login_ms};
     u->nconns++;
     while (u->nconns > sh->cfg->device_limit) {
-        kick(sh, u->conns[0].ref, LR_ERR_KICKED_OFFLINE,
+        kick(sh, conns[0].ref, LR_ERR_KICKED_OFFLINE,
              "kicked offline: logged in on another device");
-        memmove(u->conns, u->conns + 1, (u->nconns - 1) * sizeof(*u->conns));
+        memmove(conns, conns + 1, (u->nconns - 1) * sizeof(*conns));
         u->nconns--;
     }
 out:
@@ -122,10 +127,11 @@ void lr_user_on_logout(lr_shard *sh, lr_imsg *im)
     lr_hook_user_state(sh, m->user, false);
     lr_user *u = user_find(sh, m->user);
     if (u) {
+        lr_user_conn *conns = lr_user_conns(u);
         for (uint32_t i = 0; i < u->nconns; i++) {
-            lr_conn_ref r = u->conns[i].ref;
+            lr_conn_ref r = conns[i].ref;
             if (r.shard == m->conn.shard && r.slot == m->conn.slot && r.gen == m->conn.gen) {
-                memmove(u->conns + i, u->conns + i + 1, (u->nconns - i - 1) * sizeof(*u->conns));
+                memmove(conns + i, conns + i + 1, (u->nconns - i - 1) * sizeof(*conns));
                 u->nconns--;
                 break;
             }
@@ -162,7 +168,6 @@ void lr_user_free_all(lr_shard *sh)
     while (n) {
         lr_map_node *next = lr_map_next(&sh->users, &it, n);
         lr_user *u = LR_CONTAINER_OF(n, lr_user, node);
-        free(u->conns);
         free(u->sends);
         free(u);
         n = next;
@@ -192,7 +197,7 @@ void lr_user_on_admin(lr_shard *sh, lr_imsg *im)
     if (c->op == LR_ADMIN_KICK) {
         lr_user *u = user_find(sh, c->u.kick.user.p);
         while (u && u->nconns) {
-            kick(sh, u->conns[u->nconns - 1].ref, LR_ERR_KICKED_OFFLINE,
+            kick(sh, lr_user_conns(u)[u->nconns - 1].ref, LR_ERR_KICKED_OFFLINE,
                  "kicked offline by the admin");
             u->nconns--;
         }
@@ -211,7 +216,7 @@ void lr_user_on_admin(lr_shard *sh, lr_imsg *im)
             snprintf(rec.face_url, sizeof(rec.face_url), "%s", p->avatar);
             lr_user *u = user_find(sh, p->id);
             for (uint32_t i = 0; u && i < u->nconns; i++)
-                push_profile(sh, u->conns[i].ref, p);
+                push_profile(sh, lr_user_conns(u)[i].ref, p);
         }
         m->gather = sh->eng; /* import_done needs the engine to find the admin loop */
         if (!p || lr_store_user_put(sh->eng->store, &rec, import_done, m) != 0) {
