@@ -26,7 +26,9 @@
 #include "net/conn.h"
 #include "room/room.h"
 
-static int listen_socket(const char *addr, uint16_t port, char *err, size_t errcap)
+/* A socket bound to addr:port (SO_REUSEADDR, and SO_REUSEPORT when shared
+ * is set), or -1 with err set. */
+static int bound_socket(const char *addr, uint16_t port, bool shared, char *err, size_t errcap)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
@@ -40,10 +42,36 @@ static int listen_socket(const char *addr, uint16_t port, char *err, size_t errc
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (shared) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        snprintf(err, errcap, "listen on %s:%u: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* SO_REUSEPORT lets any process of the same user join a listening port and
+ * silently take a share of its connections (a second liveroomd started by
+ * mistake would split every room): a port another socket listens on is
+ * refused before the shards' listeners share it. */
+static int port_free(const char *addr, uint16_t port, char *err, size_t errcap)
+{
+    if (port == 0) return 0;
+    int fd = bound_socket(addr, port, false, err, errcap);
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
+}
+
+static int listen_socket(const char *addr, uint16_t port, char *err, size_t errcap)
+{
+    int fd = bound_socket(addr, port, true, err, errcap);
+    if (fd < 0) return -1;
+    int one = 1;
     /* accepted sockets inherit it: a push must not wait for Nagle */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 4096) != 0) {
+    if (listen(fd, 4096) != 0) {
         snprintf(err, errcap, "listen on %s:%u: %s", addr, port, strerror(errno));
         close(fd);
         return -1;
@@ -176,8 +204,10 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         sh->backlog_tail = calloc(e->nthreads, sizeof(lr_imsg *));
         sh->wake = calloc(e->nthreads, 1);
         if (!sh->conns || !sh->in || !sh->out || !sh->backlog_head || !sh->backlog_tail ||
-            !sh->wake || lr_map_init(&sh->rooms, 64) || lr_map_init(&sh->lrooms, 64) ||
-            lr_map_init(&sh->users, 64) || lr_map_init(&sh->profiles, 64)) {
+            !sh->wake || lr_map_init(&sh->rooms, 64, LR_MAP_KEY_OFF(lr_room, node, rec.id)) ||
+            lr_map_init(&sh->lrooms, 64, LR_MAP_KEY_OFF(lr_lroom, node, id)) ||
+            lr_map_init(&sh->users, 64, LR_MAP_KEY_OFF(lr_user, node, id)) ||
+            lr_map_init(&sh->profiles, 64, LR_MAP_KEY_OFF(lr_profile, node, id))) {
             snprintf(err, errcap, "out of memory");
             goto fail;
         }
@@ -249,6 +279,7 @@ int lr_engine_start(lr_engine *e, char *err, size_t errcap)
     for (int k = 0; k < 2; k++) {
         if (k == 1 && cfg->tcp_port == 0) continue;
         uint16_t port = ports[k];
+        if (port_free(cfg->bind, port, err, errcap) != 0) return -1;
         for (uint32_t i = 0; i < e->nshards; i++) {
             int fd = listen_socket(cfg->bind, port, err, errcap);
             if (fd < 0) return -1;
@@ -263,6 +294,7 @@ int lr_engine_start(lr_engine *e, char *err, size_t errcap)
     }
     if (e->nthreads > e->nshards) {
         lr_shard *ash = &e->shards[e->nshards];
+        if (port_free(cfg->admin_bind, cfg->admin_port, err, errcap) != 0) return -1;
         int fd = listen_socket(cfg->admin_bind, cfg->admin_port, err, errcap);
         if (fd < 0) return -1;
         ash->listeners[0] = (lr_listener){.fd = fd, .kind = LR_LISTEN_ADMIN, .sh = ash};

@@ -166,6 +166,26 @@ class Limits(DaemonCase):
         c = await self.client(d)
         await c.ping()
 
+    async def test_a_second_engine_on_a_port_in_use_is_refused_and_the_first_keeps_serving(self):
+        # SO_REUSEPORT would otherwise let the second one take a share of
+        # the first one's connections without a word.
+        import subprocess
+        import tempfile
+        d = self.daemon()
+        with tempfile.TemporaryDirectory(prefix="liveroom-itest-") as data:
+            for flags in (["--port", str(d.port), "--tcp-port", "0", "--admin-port", "0"],
+                          ["--port", "0", "--tcp-port", str(d.tcp_port), "--admin-port", "0"],
+                          ["--port", "0", "--tcp-port", "0", "--admin-port", str(d.admin_port)]):
+                p = subprocess.run([d.argv[0], *flags, "--data-dir", data, "--secret", "x"],
+                                   stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                   timeout=30)
+                self.assertNotEqual(p.returncode, 0, flags)
+                self.assertIn("in use", p.stderr.lower(), flags)
+        for _ in range(8):  # every new connection still reaches the first engine
+            c = await self.client(d)
+            await c.ping()
+            await c.close()
+
 
 class Persistence(DaemonCase):
     async def test_without_secret_flag_a_0600_secret_file_is_created_and_used(self):
