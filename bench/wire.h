@@ -44,6 +44,7 @@ typedef struct bench_push {
     bool has_body;
     int64_t code;
     bool limited;
+    int64_t time_ms; /* a push's `time` (engine wall clock, ms); 0 when absent */
 } bench_push;
 
 /* Scan a JSON object or a msgpack map. Returns 0, or LR_EINVAL when the frame is
