@@ -49,16 +49,18 @@ enum conn_state {
 };
 
 enum conn_flag {
-    CF_PUB = 1,     /* a publisher */
-    CF_RECV = 2,    /* a multishot receive is armed */
-    CF_SENDING = 4, /* a send is in flight */
-    CF_FLUSHQ = 8,  /* in the worker's flush queue */
-    CF_REARMQ = 16, /* in the worker's re-arm queue */
-    CF_SETUP = 32,  /* counted in setting_up */
-    CF_FILE = 64,   /* the fixed slot holds a socket */
+    CF_PUB = 1,      /* a publisher */
+    CF_RECV = 2,     /* a multishot receive is armed */
+    CF_SENDING = 4,  /* a send is in flight */
+    CF_FLUSHQ = 8,   /* in the worker's flush queue */
+    CF_REARMQ = 16,  /* in the worker's re-arm queue */
+    CF_SETUP = 32,   /* counted in setting_up */
+    CF_FILE = 64,    /* the fixed slot holds a socket */
+    CF_SLOW = 128,   /* a slow reader: stops reading after --slow-after */
+    CF_PAUSED = 256, /* a slow reader not reading now: no receive may be armed */
 };
 
-enum ud_op { UD_CONNECT = 1, UD_RECV, UD_SEND, UD_SHUTDOWN, UD_CLOSE };
+enum ud_op { UD_CONNECT = 1, UD_RECV, UD_SEND, UD_SHUTDOWN, UD_CLOSE, UD_CANCEL };
 #define UD(i, op) (((uint64_t)(i) << 8) | (uint64_t)(op))
 
 /* Request ids: raw TCP logs in and joins with these; publishers count up
@@ -71,6 +73,8 @@ enum ud_op { UD_CONNECT = 1, UD_RECV, UD_SEND, UD_SHUTDOWN, UD_CLOSE };
 #define SIG_EXPIRE_S 86400
 #define WAIT_MAX_NS 20000000ull /* workers look at the run's phase this often */
 #define PUB_BURST_MAX 16        /* a late rate-mode publisher catches up this much per turn */
+#define LOG_SLACK 1.5           /* check_freq logs: room for this times the planned messages */
+#define LOG_EXTRA_S 2.0         /* ... and this many more seconds of them */
 
 static inline bench_cfg *W_CFG(bench_worker *w)
 {
@@ -122,7 +126,7 @@ static void record_err(bench_worker *w, int code)
 static void setup_done(bench_worker *w, bench_conn *c)
 {
     if (c->flags & CF_SETUP) {
-        c->flags &= (uint8_t)~CF_SETUP;
+        c->flags &= (uint16_t)~CF_SETUP;
         w->setting_up--;
     }
 }
@@ -131,7 +135,7 @@ static void close_slot(bench_worker *w, uint32_t i)
 {
     bench_conn *c = &w->conns[i];
     if (!(c->flags & CF_FILE)) return;
-    c->flags &= (uint8_t)~CF_FILE;
+    c->flags &= (uint16_t)~CF_FILE;
     struct io_uring_sqe *sqe = get_sqe(w);
     io_uring_prep_close_direct(sqe, i);
     io_uring_sqe_set_data64(sqe, UD(i, UD_CLOSE));
@@ -144,8 +148,12 @@ static void conn_close(bench_worker *w, uint32_t i, uint64_t *counter)
 {
     bench_conn *c = &w->conns[i];
     if (c->state == CS_CLOSED) return;
-    if (c->state == CS_OPEN && !(c->flags & CF_PUB))
+    if (c->state == CS_OPEN && (c->flags & CF_SLOW)) {
+        BENCH_ADD(w->slow_joined[c->room], (uint32_t)-1);
+        counter = &w->st.slow_closed; /* expected of a slow reader, whatever the cause */
+    } else if (c->state == CS_OPEN && !(c->flags & CF_PUB)) {
         BENCH_ADD(w->room_joined[c->room], (uint32_t)-1);
+    }
     if (c->state != CS_OPEN && c->state != CS_IDLE) BENCH_ADD(w->st.join_failed, 1);
     setup_done(w, c);
     c->state = CS_CLOSED;
@@ -239,7 +247,12 @@ static void joined(bench_worker *w, uint32_t i, uint64_t seq)
     bench_hist_add(&w->join, now - c->t_start_us);
     if (w->st.first_join_us == 0) BENCH_ADD(w->st.first_join_us, now);
     __atomic_store_n(&w->st.last_join_us, now, __ATOMIC_RELAXED);
-    if (!(c->flags & CF_PUB)) BENCH_ADD(w->room_joined[c->room], 1);
+    if (c->flags & CF_SLOW) {
+        BENCH_ADD(w->slow_joined[c->room], 1);
+        BENCH_ADD(w->st.slow_joined, 1);
+    } else if (!(c->flags & CF_PUB)) {
+        BENCH_ADD(w->room_joined[c->room], 1);
+    }
     BENCH_ADD(w->st.join_ok, 1);
 }
 
@@ -344,6 +357,17 @@ static void on_connected(bench_worker *w, uint32_t i)
 
 /* ---- publishers ---- */
 
+/* The priority of this publisher's next message. With a mix, the room's
+ * messages, numbered in the order their publishers take turns (publisher j
+ * of P sends the room's messages j, P + j, 2P + j, ...), follow the mix
+ * pattern, so each priority is spread evenly over time. */
+static lr_pri pub_pri(const bench_cfg *cfg, const bench_pub *p)
+{
+    if (!cfg->mix_len) return cfg->pri;
+    uint64_t n = p->seq * cfg->publishers + p->id / cfg->rooms;
+    return (lr_pri)cfg->mix_pattern[n % cfg->mix_len];
+}
+
 static void pub_send(bench_worker *w, bench_pub *p)
 {
     bench_cfg *cfg = W_CFG(w);
@@ -351,6 +375,7 @@ static void pub_send(bench_worker *w, bench_pub *p)
     char body[BENCH_BODY_MAX];
     bench_body b = {p->id, p->seq + 1, lr_clock_us()};
     size_t bl = bench_body_make(body, sizeof(body), &b, cfg->size);
+    lr_pri pri = pub_pri(cfg, p);
     int rc;
     if (cfg->target == BENCH_TARGET_WS_RELAY) {
         rc = conn_send(w, p->conn, LR_WS_OP_TEXT, (const uint8_t *)body, bl);
@@ -361,9 +386,9 @@ static void pub_send(bench_worker *w, bench_pub *p)
         uint64_t id = p->req_id++;
         lr_buf_reset(&w->scratch);
         rc = bench_req_send(&w->scratch, cfg->enc == LR_FMT_JSON, id, (lr_str){room, rl},
-                            (lr_str){body, bl}, cfg->pri);
+                            (lr_str){body, bl}, pri);
         if (rc == 0) rc = conn_send(w, p->conn, engine_opcode(cfg), w->scratch.p, w->scratch.len);
-        p->sent_at[id % BENCH_PUB_TRACK] = b.sent_us;
+        p->sent_at[id & (cfg->pub_track - 1)] = b.sent_us << 2 | (uint64_t)pri;
     }
     if (rc != 0) {
         conn_close(w, p->conn, &w->st.conn_errors);
@@ -373,84 +398,159 @@ static void pub_send(bench_worker *w, bench_pub *p)
     p->inflight++;
     p->sent++;
     BENCH_ADD(w->st.published, 1);
+    BENCH_ADD(w->st.pri_sent[pri], 1);
+    if (w->ival_cur) w->ival_cur->published++;
+}
+
+/* ---- rate-mode schedule: a min-heap of publishers by next due time, so a
+ * worker with thousands of publishers (rooms) touches only the due ones ---- */
+
+static void pheap_down(bench_worker *w, uint32_t i)
+{
+    uint32_t *h = w->pheap, n = w->npheap, x = h[i];
+    uint64_t key = w->pubs[x].next_ns;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && w->pubs[h[c + 1]].next_ns < w->pubs[h[c]].next_ns) c++;
+        if (w->pubs[h[c]].next_ns >= key) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+/* Every publisher's first message: a room's publishers spread over one
+ * period (j / rate), and rooms spread within 1 / rate of each other, so
+ * ten thousand rooms do not all publish in the same instant. */
+static void pheap_build(bench_worker *w)
+{
+    bench_cfg *cfg = W_CFG(w);
+    for (uint32_t k = 0; k < w->npubs; k++) {
+        bench_pub *p = &w->pubs[k];
+        double j = (double)(p->id / cfg->rooms), r = (double)p->room / (double)cfg->rooms;
+        p->next_ns = w->pub_t0_ns + (uint64_t)((j + r) * 1e9 / cfg->rate);
+        w->pheap[k] = k;
+    }
+    w->npheap = w->npubs;
+    for (uint32_t i = w->npheap / 2; i-- > 0;)
+        pheap_down(w, i);
+    w->pheap_built = true;
 }
 
 /* Returns when the next rate-mode message of this worker is due. */
 static uint64_t pubs_tick(bench_worker *w, uint64_t now)
 {
     bench_cfg *cfg = W_CFG(w);
-    uint64_t next = UINT64_MAX;
-    for (uint32_t k = 0; k < w->npubs; k++) {
-        bench_pub *p = &w->pubs[k];
-        if (w->conns[p->conn].state != CS_OPEN) continue;
-        if (cfg->rate > 0) {
-            if (p->next_ns == 0) {
-                /* spread a room's publishers evenly over one period */
-                uint32_t j = p->id / cfg->rooms;
-                p->next_ns = w->pub_t0_ns + (uint64_t)((double)j * 1e9 / cfg->rate);
-            }
-            int burst = 0;
-            while (p->next_ns <= now && burst++ < PUB_BURST_MAX) {
-                pub_send(w, p);
-                p->next_ns += p->period_ns;
-            }
-            if (now > p->next_ns + 1000000000ull) {
-                p->next_ns = now; /* more than a second behind: skip, do not flood */
-                BENCH_ADD(w->st.late_ticks, 1);
-            }
-            if (p->next_ns < next) next = p->next_ns;
-        } else {
+    if (cfg->rate <= 0) {
+        for (uint32_t k = 0; k < w->npubs; k++) {
+            bench_pub *p = &w->pubs[k];
             while (p->inflight < cfg->window && w->conns[p->conn].state == CS_OPEN)
                 pub_send(w, p);
         }
+        return UINT64_MAX;
     }
-    return next;
+    if (!w->pheap_built) pheap_build(w);
+    while (w->npheap) {
+        bench_pub *p = &w->pubs[w->pheap[0]];
+        if (p->next_ns > now) break;
+        bench_conn *c = &w->conns[p->conn];
+        if (c->state == CS_CLOSED) {
+            w->pheap[0] = w->pheap[--w->npheap]; /* it will never send again */
+            if (w->npheap) pheap_down(w, 0);
+            continue;
+        }
+        int burst = 0;
+        while (c->state == CS_OPEN && p->next_ns <= now && burst++ < PUB_BURST_MAX) {
+            pub_send(w, p);
+            p->next_ns += p->period_ns;
+        }
+        if (c->state != CS_OPEN && c->state != CS_CLOSED && p->next_ns <= now)
+            p->next_ns += p->period_ns; /* not joined yet: try at its next turn */
+        if (now > p->next_ns + 1000000000ull) {
+            p->next_ns = now; /* more than a second behind: skip, do not flood */
+            BENCH_ADD(w->st.late_ticks, 1);
+        }
+        bool capped = p->next_ns <= now;
+        pheap_down(w, 0);
+        if (capped) break; /* caught up this much for this turn; the rest next turn */
+    }
+    return w->npheap ? w->pubs[w->pheap[0]].next_ns : UINT64_MAX;
 }
 
 static void pub_ack(bench_worker *w, bench_conn *c, const bench_push *m, bool ok)
 {
+    bench_cfg *cfg = W_CFG(w);
     bench_pub *p = &w->pubs[c->pub];
+    uint64_t now = lr_clock_us();
+    lr_pri pri = cfg->pri;
     if (p->inflight) p->inflight--;
     if (m->has_id && m->id >= PUB_FIRST_ID && m->id < p->req_id &&
-        p->req_id - m->id <= BENCH_PUB_TRACK) {
-        uint64_t now = lr_clock_us(), t = p->sent_at[m->id % BENCH_PUB_TRACK];
+        p->req_id - m->id <= cfg->pub_track) {
+        uint64_t v = p->sent_at[m->id & (cfg->pub_track - 1)], t = v >> 2;
+        pri = (lr_pri)(v & 3);
         bench_hist_add(&w->ack, now > t ? now - t : 0);
     }
+    bool passed = ok && m->seq > 0 && !m->limited;
     if (ok) {
-        if (m->seq > 0 && !m->limited) {
+        if (passed) {
             BENCH_ADD(p->accepted, 1);
             BENCH_ADD(w->st.accepted, 1);
+            BENCH_ADD(w->st.pri_ok[pri], 1);
         } else {
             p->limited++;
             BENCH_ADD(w->st.limited, 1);
+            BENCH_ADD(w->st.pri_limited[pri], 1);
         }
     } else {
         p->errors++;
         BENCH_ADD(w->st.send_errors, 1);
+        BENCH_ADD(w->st.pri_errors[pri], 1);
         if (m->code == LR_ERR_TOO_FAST) BENCH_ADD(w->st.too_fast, 1);
         record_err(w, (int)m->code);
+    }
+    if (w->acklog && ok) {
+        if (w->nacklog < w->acklog_cap)
+            w->acklog[w->nacklog++] =
+                (bench_ack_ev){now, passed ? m->seq : 0, (uint8_t)pri, (uint8_t)!passed};
+        else
+            BENCH_ADD(w->st.acklog_full, 1);
     }
 }
 
 /* ---- receiving ---- */
 
+/* The hot path: once per delivered message on every receiver. Counters
+ * and histogram buckets only; no allocation, no lock. */
 static void deliver(bench_worker *w, bench_conn *c, const bench_body *b, uint64_t seq,
                     uint64_t *last, int pri)
 {
+    if (c->flags & CF_SLOW) {
+        /* slow readers have figures of their own: the others' are the test */
+        if (seq <= *last) {
+            BENCH_ADD(w->st.slow_dups, 1);
+            return;
+        }
+        if (seq > *last + 1) BENCH_ADD(w->st.slow_gaps, seq - *last - 1);
+        *last = seq;
+        BENCH_ADD(w->st.slow_delivered, 1);
+        return;
+    }
     if (seq <= *last) {
         BENCH_ADD(w->st.dups, 1); /* a duplicate or a reordering: either is a bug */
         return;
     }
     if (seq > *last + 1) BENCH_ADD(w->st.gaps, seq - *last - 1);
     *last = seq;
-    uint64_t now = lr_clock_us();
-    bench_hist_add(&w->lat, now > b->sent_us ? now - b->sent_us : 0);
+    uint64_t now = lr_clock_us(), lat = now > b->sent_us ? now - b->sent_us : 0;
+    bench_hist_add(&w->lat, lat);
+    if (w->ival_cur) bench_hist_add(&w->ival_cur->lat, lat);
+    if (w->room_delivered) w->room_delivered[c->room]++;
     BENCH_ADD(w->st.delivered, 1);
     if (pri >= 0 && pri < LR_PRI_COUNT)
         BENCH_ADD(w->st.pri[pri], 1);
     else
         BENCH_ADD(w->st.pri_unknown, 1);
-    LR_UNUSED(c);
 }
 
 static void on_relay_message(bench_worker *w, uint32_t i, const uint8_t *p, size_t n)
@@ -497,6 +597,12 @@ static void on_engine_message(bench_worker *w, uint32_t i, const uint8_t *p, siz
         if (!m.has_body || !bench_body_parse(m.body.p, m.body.len, &b)) {
             BENCH_ADD(w->st.unmarked, 1);
             return;
+        }
+        if (w->seqlog && c->g == 0 && m.seq > c->last_seq) {
+            if (w->nseqlog < w->seqlog_cap)
+                w->seqlog[w->nseqlog++] = (bench_seq_time){m.seq, m.time_ms};
+            else
+                BENCH_ADD(w->st.seqlog_full, 1);
         }
         deliver(w, c, &b, m.seq, &c->last_seq, lr_pri_parse(m.pri));
         return;
@@ -610,6 +716,7 @@ static void conn_input(bench_worker *w, uint32_t i, uint8_t *data, size_t len)
 {
     bench_conn *c = &w->conns[i];
     BENCH_ADD(w->st.bytes_in, len);
+    if (c->flags & CF_SLOW) BENCH_ADD(w->st.slow_bytes, len);
     if (c->in.len == 0) {
         size_t used = conn_consume(w, i, data, len);
         if (c->state != CS_CLOSED && used < len &&
@@ -661,11 +768,14 @@ static void on_cqe(bench_worker *w, struct io_uring_cqe *cqe)
             buf_return(w, bid);
         }
         if (!(cqe->flags & IORING_CQE_F_MORE)) {
-            c->flags &= (uint8_t)~CF_RECV;
+            c->flags &= (uint16_t)~CF_RECV;
             if (c->state == CS_CLOSED) {
                 close_slot(w, i);
             } else if (res == 0) {
                 conn_close(w, i, &w->st.closed_by_peer);
+            } else if ((c->flags & CF_PAUSED) &&
+                       (res > 0 || res == -ENOBUFS || res == -ECANCELED)) {
+                /* a slow reader stopped reading: leave the socket unread */
             } else if (res > 0 || res == -ENOBUFS) {
                 if (res == -ENOBUFS) BENCH_ADD(w->st.enobufs, 1);
                 if (!(c->flags & CF_REARMQ)) {
@@ -680,7 +790,7 @@ static void on_cqe(bench_worker *w, struct io_uring_cqe *cqe)
         break;
     case UD_SEND:
         if (c->state == CS_CLOSED || res < 0) {
-            c->flags &= (uint8_t)~CF_SENDING;
+            c->flags &= (uint16_t)~CF_SENDING;
             lr_buf_free(&c->sending);
             if (res < 0 && c->state != CS_CLOSED) {
                 w->st.last_errno = -res;
@@ -694,7 +804,7 @@ static void on_cqe(bench_worker *w, struct io_uring_cqe *cqe)
             submit_send(w, i); /* a short send: the rest goes next */
             break;
         }
-        c->flags &= (uint8_t)~CF_SENDING;
+        c->flags &= (uint16_t)~CF_SENDING;
         c->sending.len = 0;
         if ((c->flags & CF_PUB) && W_CFG(w)->target == BENCH_TARGET_WS_RELAY &&
             !w->pubs[c->pub].echo_acks) {
@@ -736,6 +846,11 @@ static void start_connects(bench_worker *w)
             }
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            if ((c->flags & CF_SLOW) && cfg->slow_rcvbuf) {
+                /* before connect, so the window it advertises is small too */
+                int rb = (int)cfg->slow_rcvbuf;
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+            }
             if (cfg->src_addrs > 0) {
                 struct sockaddr_in src = {.sin_family = AF_INET};
                 src.sin_addr.s_addr = htonl(0x7f000001u + c->g % cfg->src_addrs);
@@ -806,6 +921,54 @@ static void keepalive(bench_worker *w, uint64_t now)
 
 /* ---- the worker ---- */
 
+/* Point deliveries and sends at the current second of the series. */
+static void ival_update(bench_worker *w, int ph)
+{
+    if (!w->ivals || ph < BENCH_PH_PUBLISH) return;
+    uint64_t now = lr_clock_us();
+    if (w->ival_cur && now < w->ival_end_us) return;
+    uint64_t t0 = w->run->t_pub0_us, k = now > t0 ? (now - t0) / BENCH_IVAL_US : 0;
+    if (k >= w->nivals) k = w->nivals - 1; /* a late straggler: the last second */
+    w->ival_cur = &w->ivals[k];
+    w->ival_end_us = k + 1 < w->nivals ? t0 + (k + 1) * BENCH_IVAL_US : UINT64_MAX;
+}
+
+/* Slow readers stop reading --slow-after seconds into publishing (their
+ * multishot receive is cancelled and never re-armed, the socket stays
+ * open), and read again once the drain is over so that what they missed
+ * can be counted. */
+static void slow_readers(bench_worker *w, int ph, uint64_t now_ns_)
+{
+    bench_cfg *cfg = W_CFG(w);
+    if (!w->slow_stopped && (ph == BENCH_PH_PUBLISH || ph == BENCH_PH_DRAIN) && w->pub_t0_ns &&
+        now_ns_ >= w->pub_t0_ns + (uint64_t)(cfg->slow_after * 1e9)) {
+        w->slow_stopped = true;
+        for (uint32_t k = 0; k < w->nslow; k++) {
+            uint32_t i = w->slowq[k];
+            bench_conn *c = &w->conns[i];
+            if (c->state == CS_CLOSED) continue;
+            c->flags |= CF_PAUSED;
+            BENCH_ADD(w->st.slow_paused, 1);
+            if (!(c->flags & CF_RECV)) continue;
+            struct io_uring_sqe *sqe = get_sqe(w);
+            io_uring_prep_cancel64(sqe, UD(i, UD_RECV), 0);
+            io_uring_sqe_set_data64(sqe, UD(i, UD_CANCEL));
+        }
+    }
+    if (!w->slow_resumed && ph == BENCH_PH_RESUME) {
+        w->slow_resumed = true;
+        for (uint32_t k = 0; k < w->nslow; k++) {
+            uint32_t i = w->slowq[k];
+            bench_conn *c = &w->conns[i];
+            if (!(c->flags & CF_PAUSED)) continue;
+            c->flags &= (uint16_t)~CF_PAUSED;
+            if (c->state == CS_CLOSED) continue;
+            BENCH_ADD(w->st.slow_resumed, 1);
+            if (!(c->flags & CF_RECV)) arm_recv(w, i);
+        }
+    }
+}
+
 static int worker_setup(bench_worker *w)
 {
     bench_run *run = w->run;
@@ -858,6 +1021,8 @@ static void worker_loop(bench_worker *w)
         if (ph == BENCH_PH_STOP) break;
         uint64_t now = now_ns(), wait = WAIT_MAX_NS;
         if (ph >= BENCH_PH_CONNECT) start_connects(w);
+        ival_update(w, ph);
+        if (w->nslow) slow_readers(w, ph, now);
         if (ph == BENCH_PH_PUBLISH) {
             if (!publishing) {
                 publishing = true;
@@ -873,7 +1038,7 @@ static void worker_loop(bench_worker *w)
         }
         keepalive(w, now);
         for (uint32_t k = 0; k < w->nflush; k++) {
-            w->conns[w->flushq[k]].flags &= (uint8_t)~CF_FLUSHQ;
+            w->conns[w->flushq[k]].flags &= (uint16_t)~CF_FLUSHQ;
             conn_flush(w, w->flushq[k]);
         }
         w->nflush = 0;
@@ -882,6 +1047,7 @@ static void worker_loop(bench_worker *w)
                                        .tv_nsec = (long long)(wait % 1000000000ull)};
         struct io_uring_cqe *cqe;
         io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+        ival_update(w, ph);
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe)
         {
@@ -895,8 +1061,9 @@ static void worker_loop(bench_worker *w)
         }
         for (uint32_t k = 0; k < w->nrearm; k++) {
             uint32_t i = w->rearmq[k];
-            w->conns[i].flags &= (uint8_t)~CF_REARMQ;
-            if (w->conns[i].state != CS_CLOSED && !(w->conns[i].flags & CF_RECV)) arm_recv(w, i);
+            w->conns[i].flags &= (uint16_t)~CF_REARMQ;
+            if (w->conns[i].state != CS_CLOSED && !(w->conns[i].flags & (CF_RECV | CF_PAUSED)))
+                arm_recv(w, i);
         }
         w->nrearm = 0;
     }
@@ -947,13 +1114,49 @@ static int worker_init(bench_run *run, bench_worker *w, uint32_t id)
     w->flushq = calloc(w->nconns ? w->nconns : 1, sizeof(*w->flushq));
     w->rearmq = calloc(w->nconns ? w->nconns : 1, sizeof(*w->rearmq));
     w->room_joined = calloc(cfg->rooms, sizeof(*w->room_joined));
+    w->slow_joined = calloc(cfg->rooms, sizeof(*w->slow_joined));
     w->sig_off = calloc(w->nconns ? w->nconns : 1, sizeof(*w->sig_off));
-    if (!w->sig_off || !w->conns || !w->flushq || !w->rearmq || !w->room_joined) return LR_ENOMEM;
-    uint32_t npubs = 0;
-    for (uint32_t i = 0; i < w->nconns; i++)
-        if (i * run->nworkers + id >= cfg->conns) npubs++;
+    if (!w->sig_off || !w->conns || !w->flushq || !w->rearmq || !w->room_joined || !w->slow_joined)
+        return LR_ENOMEM;
+    uint32_t npubs = 0, nslow = 0;
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        uint32_t g = i * run->nworkers + id;
+        if (g >= cfg->conns) npubs++;
+        if (bench_is_slow(cfg, g)) nslow++;
+    }
     w->pubs = calloc(npubs ? npubs : 1, sizeof(*w->pubs));
-    if (!w->pubs) return LR_ENOMEM;
+    w->sent_at = calloc((size_t)(npubs ? npubs : 1) * cfg->pub_track, sizeof(*w->sent_at));
+    w->pheap = calloc(npubs ? npubs : 1, sizeof(*w->pheap));
+    w->slowq = calloc(nslow ? nslow : 1, sizeof(*w->slowq));
+    if (!w->pubs || !w->sent_at || !w->pheap || !w->slowq) return LR_ENOMEM;
+    if (cfg->publish) {
+        /* the series: every second of publish + drain + resume, and one
+         * more for stragglers */
+        double secs = cfg->duration + cfg->drain + (nslow ? cfg->slow_resume : 0) + 2;
+        w->nivals = (uint32_t)secs + 1;
+        w->ivals = calloc(w->nivals, sizeof(*w->ivals));
+        if (!w->ivals) return LR_ENOMEM;
+        for (uint32_t k = 0; k < w->nivals; k++)
+            bench_hist_init(&w->ivals[k].lat);
+        if (cfg->rooms > 1) {
+            w->room_delivered = calloc(cfg->rooms, sizeof(*w->room_delivered));
+            if (!w->room_delivered) return LR_ENOMEM;
+        }
+    }
+    if (cfg->check_freq && cfg->publish && cfg->rate > 0) {
+        double planned = cfg->rate * cfg->rooms * (cfg->duration + LOG_EXTRA_S) * LOG_SLACK;
+        uint32_t cap = planned > 1e7 ? 10000000u : (uint32_t)planned + 256;
+        if (npubs) {
+            w->acklog = calloc(cap, sizeof(*w->acklog));
+            if (!w->acklog) return LR_ENOMEM;
+            w->acklog_cap = cap;
+        }
+        if (id == 0 && cfg->conns) { /* connection g = 0 logs what it receives */
+            w->seqlog = calloc(cap, sizeof(*w->seqlog));
+            if (!w->seqlog) return LR_ENOMEM;
+            w->seqlog_cap = cap;
+        }
+    }
     if (cfg->target == BENCH_TARGET_WS_RELAY && run->total_pubs) {
         w->relay_last = calloc((size_t)w->nconns * run->total_pubs, sizeof(*w->relay_last));
         if (!w->relay_last) return LR_ENOMEM;
@@ -964,9 +1167,14 @@ static int worker_init(bench_run *run, bench_worker *w, uint32_t id)
         lr_ws_parser_init(&c->ws, false, BENCH_MAX_MESSAGE);
         if (c->g < cfg->conns) {
             c->room = c->g % cfg->rooms;
+            if (bench_is_slow(cfg, c->g)) {
+                c->flags |= CF_SLOW;
+                w->slowq[w->nslow++] = i;
+            }
             continue;
         }
         bench_pub *p = &w->pubs[w->npubs];
+        p->sent_at = w->sent_at + (size_t)w->npubs * cfg->pub_track;
         c->flags |= CF_PUB;
         c->pub = w->npubs++;
         p->conn = i;
@@ -1030,6 +1238,14 @@ void bench_workers_free(bench_run *run)
         free(w->flushq);
         free(w->rearmq);
         free(w->room_joined);
+        free(w->slow_joined);
+        free(w->room_delivered);
+        free(w->slowq);
+        free(w->ivals);
+        free(w->acklog);
+        free(w->seqlog);
+        free(w->sent_at);
+        free(w->pheap);
         free(w->pubs);
         free(w->relay_last);
         free(w->sig_off);

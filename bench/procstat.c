@@ -1,8 +1,10 @@
 /*
  * procstat.c owns reading a process's CPU time and resident memory from
  * /proc (the engine's, by --server-pid) and the bench's own CPU time from
- * getrusage. It only reads; a vanished process is reported as not ok, never
- * as an error that stops the run.
+ * getrusage, and the bytes queued in the kernel on the engine's side of its
+ * TCP connections (/proc/net/tcp), which its RSS does not show. It only
+ * reads; a vanished process is reported as not ok, never as an error that
+ * stops the run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,4 +66,39 @@ bench_proc bench_proc_sample(pid_t pid)
     if (rss) r.rss = strtoull(rss + 7, NULL, 10) * 1024;
     r.ok = true;
     return r;
+}
+
+/* /proc/net/tcp: "sl local rem st tx_queue:rx_queue ...", addresses and
+ * queues in hex. A socket whose local port is the engine's is the engine's
+ * end of a client connection (or its listener, which queues nothing). */
+bool bench_tcp_sendq(int port, uint64_t *bytes, uint32_t *socks)
+{
+    *bytes = 0;
+    *socks = 0;
+    FILE *f = fopen("/proc/net/tcp", "re");
+    if (!f) return false;
+    char line[512];
+    bool header = true;
+    while (fgets(line, sizeof(line), f)) {
+        if (header) {
+            header = false;
+            continue;
+        }
+        char *p = strchr(line, ':'); /* after "sl" */
+        if (!p) continue;
+        p = strchr(p + 1, ':'); /* local address's port separator */
+        if (!p) continue;
+        char *end;
+        unsigned long lport = strtoul(p + 1, &end, 16);
+        if ((int)lport != port) continue;
+        /* skip the remote address and the state */
+        unsigned long st;
+        char rem[64];
+        unsigned long long tx;
+        if (sscanf(end, " %63s %lx %llx", rem, &st, &tx) != 3) continue;
+        *bytes += tx;
+        (*socks)++;
+    }
+    fclose(f);
+    return true;
 }

@@ -8,6 +8,7 @@
  * socket.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 
 #define TICK_US 50000     /* how often the main thread looks */
 #define SAMPLE_US 1000000 /* how often it records a sample */
+#define METRICS_TIMEOUT_S 2.0
+#define RESUME_QUIET_US 500000 /* slow readers got nothing new this long: done */
 
 /* SIGINT cuts the current phase short and still prints the report; a signal
  * handler can only reach a file-scope flag. */
@@ -83,6 +86,15 @@ static void take_sample(bench_run *run, bool force)
         }
     }
     s->self_cpu = bench_proc_sample(0).cpu_s;
+    s->engine_sendq = 0;
+    if (run->cfg.slow_pct > 0) {
+        /* a slow reader's frames pile up in the kernel, where RSS cannot see
+         * them: count them too */
+        uint32_t socks;
+        uint64_t q;
+        if (bench_tcp_sendq(run->cfg.port, &q, &socks)) s->engine_sendq = q;
+        if (s->engine_sendq > run->res.sendq_peak) run->res.sendq_peak = s->engine_sendq;
+    }
 }
 
 static void progress(bench_run *run, const char *what)
@@ -136,18 +148,21 @@ static bool connect_done(bench_run *run, void *arg)
     return lr_clock_us() - cw->last_change_us > (uint64_t)(run->cfg.connect_timeout * 1e6);
 }
 
-/* Receivers open in each room when publishing starts. */
-static uint64_t *receivers_per_room(const bench_run *run, uint64_t *total)
+/* Receivers open in each room when publishing starts (slow: the slow
+ * readers instead). */
+static uint64_t *receivers_per_room(const bench_run *run, bool slow, uint64_t *total)
 {
     uint64_t *per = calloc(run->cfg.rooms, sizeof(*per));
     *total = 0;
     if (!per) return NULL;
-    for (uint32_t i = 0; i < run->nworkers; i++)
+    for (uint32_t i = 0; i < run->nworkers; i++) {
+        const uint32_t *joined = slow ? run->workers[i].slow_joined : run->workers[i].room_joined;
         for (uint32_t r = 0; r < run->cfg.rooms; r++) {
-            uint32_t n = BENCH_GET(run->workers[i].room_joined[r]);
+            uint32_t n = BENCH_GET(joined[r]);
             per[r] += n;
             *total += n;
         }
+    }
     return per;
 }
 
@@ -185,6 +200,187 @@ static bool drain_done(bench_run *run, void *arg)
     }
     if (run->cfg.target == BENCH_TARGET_ENGINE && answered < t.published) return false;
     return t.delivered >= expected_now(run, dw->per_room);
+}
+
+/* Slow readers are reading again: done when nothing new arrived for a
+ * while. */
+typedef struct resume_watch {
+    uint64_t bytes, since_us;
+} resume_watch;
+
+static bool resume_done(bench_run *run, void *arg)
+{
+    resume_watch *rw = arg;
+    uint64_t b = 0;
+    for (uint32_t i = 0; i < run->nworkers; i++)
+        b += BENCH_GET(run->workers[i].st.slow_bytes);
+    uint64_t now = lr_clock_us();
+    if (b != rw->bytes) {
+        rw->bytes = b;
+        rw->since_us = now;
+    }
+    return now - rw->since_us > RESUME_QUIET_US;
+}
+
+/* Per-second series over publish + drain, from the workers' intervals. */
+static int build_series(bench_run *run)
+{
+    bench_result *r = &run->res;
+    uint32_t nivals = run->nworkers ? run->workers[0].nivals : 0;
+    size_t n = (size_t)r->t_window;
+    if ((double)n < r->t_window) n++;
+    if (n > nivals) n = nivals;
+    if (n == 0) return 0;
+    r->series = calloc(n, sizeof(*r->series));
+    bench_hist *h = malloc(sizeof(*h));
+    if (!r->series || !h) {
+        free(h);
+        return LR_ENOMEM;
+    }
+    double pub0 = (double)(run->t_pub0_us - run->t0_us) / 1e6;
+    /* a last interval shorter than half a second is too short to give a
+     * rate: it joins the one before */
+    size_t nout = n;
+    if (n > 1 && r->t_window - (double)(n - 1) < 0.5) nout = n - 1;
+    for (size_t k = 0; k < nout; k++) {
+        bench_point *pt = &r->series[k];
+        bench_hist_init(h);
+        for (size_t kk = k; kk < (k + 1 == nout ? n : k + 1); kk++)
+            for (uint32_t i = 0; i < run->nworkers; i++) {
+                bench_hist_merge(h, &run->workers[i].ivals[kk].lat);
+                pt->published += run->workers[i].ivals[kk].published;
+            }
+        pt->t = (double)(k + 1);
+        pt->secs = 1.0;
+        if (pt->t > r->t_window || k + 1 == nout) {
+            /* the last interval ends with the window */
+            pt->secs = r->t_window - (double)k;
+            pt->t = r->t_window;
+        }
+        pt->deliveries = h->count;
+        pt->p50_us = bench_hist_quantile(h, 0.5);
+        pt->p99_us = bench_hist_quantile(h, 0.99);
+        pt->max_us = h->count ? h->max : 0;
+        double best = 1e9;
+        for (size_t j = 0; j < run->nsamples; j++) {
+            const bench_sample *sm = &run->samples[j];
+            double d = sm->t - (pub0 + pt->t);
+            if (d < 0) d = -d;
+            if (sm->engine_cpu >= 0 && d < best && d < 1.0) {
+                best = d;
+                pt->engine_rss = sm->engine_rss;
+                pt->engine_sendq = sm->engine_sendq;
+            }
+        }
+    }
+    r->nseries = nout;
+    free(h);
+    return 0;
+}
+
+/* The §6 checks of the overload scenario, from the workers' logs. */
+static int check_freq(bench_run *run)
+{
+    bench_cfg *cfg = &run->cfg;
+    bench_result *r = &run->res;
+    size_t nacks = 0, nst = 0;
+    for (uint32_t i = 0; i < run->nworkers; i++) {
+        nacks += run->workers[i].nacklog;
+        nst += run->workers[i].nseqlog;
+    }
+    bench_ack_ev *acks = calloc(nacks ? nacks : 1, sizeof(*acks));
+    bench_seq_time *st = calloc(nst ? nst : 1, sizeof(*st));
+    if (!acks || !st) {
+        free(acks);
+        free(st);
+        return LR_ENOMEM;
+    }
+    size_t a = 0, b = 0;
+    for (uint32_t i = 0; i < run->nworkers; i++) {
+        bench_worker *w = &run->workers[i];
+        memcpy(acks + a, w->acklog, w->nacklog * sizeof(*acks));
+        a += w->nacklog;
+        memcpy(st + b, w->seqlog, w->nseqlog * sizeof(*st));
+        b += w->nseqlog;
+    }
+    bench_freq_in in;
+    memset(&in, 0, sizeof(in));
+    in.room_rate = cfg->room_rate;
+    in.window_ms = cfg->rate_window_ms;
+    in.receivers = r->receivers_at_start;
+    for (int p = 0; p < LR_PRI_COUNT; p++) {
+        in.offered[p] = r->offered_rate[p];
+        in.ok[p] = r->st.pri_ok[p];
+        in.limited[p] = r->st.pri_limited[p];
+        in.delivered[p] = r->st.pri[p];
+    }
+    int rc = bench_freq_check(&in, acks, nacks, st, nst, &r->freq);
+    r->freq_checked = rc == 0;
+    free(acks);
+    free(st);
+    return rc;
+}
+
+/* Loss per room: which rooms lost anything, and the worst one. */
+static void room_loss(bench_run *run, const uint64_t *per_room)
+{
+    bench_result *r = &run->res;
+    uint32_t rooms = run->cfg.rooms;
+    if (rooms < 2 || !run->workers[0].room_delivered) return;
+    uint64_t *acc = calloc(rooms, sizeof(*acc));
+    if (!acc) return;
+    for (uint32_t i = 0; i < run->nworkers; i++) {
+        bench_worker *w = &run->workers[i];
+        for (uint32_t k = 0; k < w->npubs; k++)
+            acc[w->pubs[k].room] += w->pubs[k].accepted;
+    }
+    for (uint32_t room = 0; room < rooms; room++) {
+        uint64_t got = 0;
+        for (uint32_t i = 0; i < run->nworkers; i++)
+            got += run->workers[i].room_delivered[room];
+        uint64_t want = acc[room] * per_room[room];
+        if (got < want) {
+            r->rooms_with_loss++;
+            if (want - got > r->worst_room_lost) r->worst_room_lost = want - got;
+        }
+    }
+    free(acc);
+}
+
+/* RSS when the slow readers stopped and the most it reached afterwards. */
+static void slow_rss(bench_run *run)
+{
+    bench_result *r = &run->res;
+    double stop = (double)(run->t_pub0_us - run->t0_us) / 1e6 + run->cfg.slow_after;
+    double best = 1e9;
+    for (size_t j = 0; j < run->nsamples; j++) {
+        const bench_sample *sm = &run->samples[j];
+        if (sm->engine_cpu < 0) continue;
+        double d = sm->t > stop ? sm->t - stop : stop - sm->t;
+        if (d < best) {
+            best = d;
+            r->engine_rss_slow_stop = sm->engine_rss;
+            r->sendq_slow_stop = sm->engine_sendq;
+        }
+        if (sm->t >= stop && sm->engine_rss > r->engine_rss_after_stop_peak)
+            r->engine_rss_after_stop_peak = sm->engine_rss;
+    }
+}
+
+static void load_baseline(bench_run *run)
+{
+    json_error_t err;
+    json_t *root = json_load_file(run->cfg.baseline_path, 0, &err);
+    json_t *lat = root ? json_object_get(root, "latency") : NULL;
+    json_t *p99 = lat ? json_object_get(lat, "p99_us") : NULL;
+    if (json_is_integer(p99)) {
+        run->res.baseline_ok = true;
+        run->res.baseline_p99_us = (uint64_t)json_integer_value(p99);
+    } else {
+        fprintf(stderr, "liveroom-bench: %s has no latency.p99_us: not comparing\n",
+                run->cfg.baseline_path);
+    }
+    json_decref(root);
 }
 
 static void finish(bench_run *run, const bench_proc *eng_w0, const bench_proc *eng_w1,
@@ -265,6 +461,16 @@ int bench_run_execute(bench_run *run)
         r->engine_rss_base = eng0.rss;
     }
     double self0 = bench_proc_sample(0).cpu_s;
+    if (cfg->admin_port &&
+        bench_metrics_fetch(cfg->host, cfg->admin_port, METRICS_TIMEOUT_S, &r->m0) != 0)
+        fprintf(stderr, "liveroom-bench: no /metrics on admin port %d: not reading them\n",
+                cfg->admin_port);
+    r->t_slow_stop = -1;
+    if (cfg->mix_len)
+        for (uint32_t k = 0; k < cfg->mix_len; k++)
+            r->offered_rate[cfg->mix_pattern[k]] += cfg->rate / cfg->mix_len;
+    else if (cfg->publish)
+        r->offered_rate[cfg->pri] = cfg->rate;
 
     int rc = bench_workers_create(run);
     if (rc != 0) {
@@ -303,17 +509,23 @@ int bench_run_execute(bench_run *run)
             r->engine_rss_per_conn = (double)(p.rss - r->engine_rss_base) / (double)r->total_conns;
     }
 
-    uint64_t *per_room = NULL;
+    uint64_t *per_room = NULL, *slow_per_room = NULL;
     double self_w0 = bench_proc_sample(0).cpu_s, self_w1 = self_w0;
     if (cfg->publish && !interrupted) {
-        per_room = receivers_per_room(run, &r->receivers_at_start);
-        if (!per_room) {
+        uint64_t nslow = 0;
+        per_room = receivers_per_room(run, false, &r->receivers_at_start);
+        slow_per_room = receivers_per_room(run, true, &nslow);
+        if (!per_room || !slow_per_room) {
+            free(per_room);
+            free(slow_per_room);
             bench_workers_join(run);
             return LR_ENOMEM;
         }
+        r->slow_readers = (uint32_t)nslow;
         if (r->engine_sampled) eng_w0 = bench_proc_sample(cfg->server_pid);
         self_w0 = bench_proc_sample(0).cpu_s;
         uint64_t tp0 = lr_clock_us();
+        run->t_pub0_us = tp0; /* the workers read it after the phase's release */
         set_phase(run, BENCH_PH_PUBLISH);
         wait_phase(run, cfg->duration, "publish", NULL, NULL);
         set_phase(run, BENCH_PH_DRAIN);
@@ -324,6 +536,18 @@ int bench_run_execute(bench_run *run)
         if (r->engine_sampled) eng_w1 = bench_proc_sample(cfg->server_pid);
         self_w1 = bench_proc_sample(0).cpu_s;
         r->expected = expected_now(run, per_room);
+        r->slow_expected = expected_now(run, slow_per_room);
+        if (nslow && cfg->slow_after < r->t_publish) r->t_slow_stop = cfg->slow_after;
+        if (nslow) {
+            /* what the slow readers left queued, before they read it */
+            take_sample(run, true);
+            r->sendq_end = run->nsamples ? run->samples[run->nsamples - 1].engine_sendq : 0;
+        }
+        if (nslow && cfg->slow_resume > 0 && !interrupted) {
+            resume_watch rw = {0, lr_clock_us()};
+            set_phase(run, BENCH_PH_RESUME);
+            wait_phase(run, cfg->slow_resume, "resume", resume_done, &rw);
+        }
     } else if (!cfg->connect_only && cfg->duration > 0 && !interrupted) {
         /* idle: the engine's CPU while nothing happens */
         if (r->engine_sampled) eng_w0 = bench_proc_sample(cfg->server_pid);
@@ -344,8 +568,20 @@ int bench_run_execute(bench_run *run)
     if (!cfg->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
 
     bench_workers_join(run);
+    if (cfg->admin_port && r->m0.ok)
+        bench_metrics_fetch(cfg->host, cfg->admin_port, METRICS_TIMEOUT_S, &r->m1);
     finish(run, cfg->publish ? &eng_w0 : NULL, cfg->publish ? &eng_w1 : NULL, self_w0, self_w1);
     r->self_cpu_total = bench_proc_sample(0).cpu_s - self0;
+    rc = 0;
+    if (cfg->publish && per_room) {
+        room_loss(run, per_room);
+        if (r->t_slow_stop >= 0) slow_rss(run);
+        rc = build_series(run);
+        if (rc == 0 && cfg->check_freq && cfg->rooms == 1) rc = check_freq(run);
+    }
+    if (cfg->baseline_path) load_baseline(run);
     free(per_room);
+    free(slow_per_room);
+    if (rc != 0) return rc;
     return nobody ? LR_ENOENT : interrupted ? LR_EAGAIN : 0;
 }

@@ -28,15 +28,79 @@
 #define RECV_BUF_SIZE 2048
 #define RECV_BUFS_MAX 32768 /* the kernel's limit on a provided-buffer ring */
 
+#define DEFAULT_ROOM_RATE 40       /* the engine's default --rate */
+#define DEFAULT_RATE_WINDOW_MS 100 /* the engine's default --rate-window-ms */
+#define DEFAULT_SLOW_AFTER 3.0
+#define DEFAULT_SLOW_RCVBUF 4096 /* a stalled reader's window fills in a second, not minutes */
+#define DEFAULT_SLOW_RESUME 3.0
+
 static const bench_scenario scenarios[] = {
-    {"stadium", "one room, N receivers, publishers at --rate msg/s of --size bytes", 10000, 1, 40,
-     0, 100, 20, 2, 3, true, false},
-    {"max", "one room, publishers send as fast as --window in-flight messages allow", 1000, 1, 0,
-     DEFAULT_WINDOW, 100, 10, 2, 3, true, false},
-    {"idle", "N joined, silent connections: engine memory and CPU per connection", 10000, 1, 0, 0,
-     100, 10, 2, 0, false, false},
-    {"join-storm", "N connections log in and join as fast as the engine lets them", 10000, 1, 0, 0,
-     100, 0, 0, 0, false, true},
+    {.name = "stadium",
+     .what = "one room, N receivers, publishers at --rate msg/s of --size bytes",
+     .conns = 10000,
+     .rooms = 1,
+     .rate = 40,
+     .size = 100,
+     .duration = 20,
+     .settle = 2,
+     .drain = 3,
+     .publish = true},
+    {.name = "max",
+     .what = "one room, publishers send as fast as --window in-flight messages allow",
+     .conns = 1000,
+     .rooms = 1,
+     .window = DEFAULT_WINDOW,
+     .size = 100,
+     .duration = 10,
+     .settle = 2,
+     .drain = 3,
+     .publish = true},
+    {.name = "rooms",
+     .what = "--rooms R of --members M connections (one publisher each), --rate msg/s per room",
+     .rooms = 10000,
+     .members = 10,
+     .rate = 5,
+     .size = 100,
+     .duration = 20,
+     .settle = 2,
+     .drain = 3,
+     .publish = true},
+    {.name = "overload",
+     .what = "one room offered --rate msg/s in a --mix of priorities: checks PROTOCOL.md 6",
+     .conns = 1000,
+     .rooms = 1,
+     .rate = 200,
+     .size = 100,
+     .duration = 10,
+     .settle = 2,
+     .drain = 3,
+     .publish = true,
+     .mix = {10, 20, 30, 40},
+     .check_freq = true},
+    {.name = "slow",
+     .what = "stadium where --slow-pct of the receivers stop reading after --slow-after s",
+     .conns = 10000,
+     .rooms = 1,
+     .rate = 40,
+     .size = 100,
+     .duration = 20,
+     .settle = 2,
+     .drain = 3,
+     .publish = true,
+     .slow_pct = 10},
+    {.name = "idle",
+     .what = "N joined, silent connections: engine memory and CPU per connection",
+     .conns = 10000,
+     .rooms = 1,
+     .size = 100,
+     .duration = 10,
+     .settle = 2},
+    {.name = "join-storm",
+     .what = "N connections log in and join as fast as the engine lets them",
+     .conns = 10000,
+     .rooms = 1,
+     .size = 100,
+     .connect_only = true},
 };
 
 const bench_scenario *bench_scenario_find(const char *name)
@@ -48,9 +112,14 @@ const bench_scenario *bench_scenario_find(const char *name)
 
 void bench_scenario_list(FILE *out)
 {
-    for (size_t i = 0; i < LR_ARRAY_LEN(scenarios); i++)
-        fprintf(out, "  %-11s %s (default --conns %u)\n", scenarios[i].name, scenarios[i].what,
-                scenarios[i].conns);
+    for (size_t i = 0; i < LR_ARRAY_LEN(scenarios); i++) {
+        const bench_scenario *s = &scenarios[i];
+        if (s->members)
+            fprintf(out, "  %-11s %s (default --rooms %u --members %u)\n", s->name, s->what,
+                    s->rooms, s->members);
+        else
+            fprintf(out, "  %-11s %s (default --conns %u)\n", s->name, s->what, s->conns);
+    }
 }
 
 static uint32_t pow2_at_least(uint32_t v)
@@ -68,7 +137,10 @@ int bench_scenario_apply(bench_cfg *cfg, const bench_scenario *s, char *err, siz
         snprintf(err, errlen, __VA_ARGS__);                                                        \
         return LR_EINVAL;                                                                          \
     } while (0)
-    if (!cfg->conns) cfg->conns = s->conns;
+    if (cfg->conns && cfg->members) FAIL("give --conns (receivers) or --members, not both");
+    bool by_members = cfg->members || (!cfg->conns && s->members);
+    if (!by_members && !cfg->conns) cfg->conns = s->conns;
+    if (by_members && !cfg->members) cfg->members = s->members;
     if (!cfg->rooms) cfg->rooms = s->rooms;
     if (cfg->rate < 0) cfg->rate = s->rate;
     if (!cfg->window) cfg->window = s->window ? s->window : DEFAULT_WINDOW;
@@ -78,6 +150,27 @@ int bench_scenario_apply(bench_cfg *cfg, const bench_scenario *s, char *err, siz
     if (cfg->drain < 0) cfg->drain = s->drain;
     cfg->publish = s->publish;
     cfg->connect_only = s->connect_only;
+    cfg->check_freq = s->check_freq && cfg->target == BENCH_TARGET_ENGINE;
+    if (cfg->slow_pct < 0) cfg->slow_pct = s->slow_pct;
+    if (cfg->slow_pct > 100) FAIL("--slow-pct must be 0..100");
+    if (cfg->slow_after < 0) cfg->slow_after = DEFAULT_SLOW_AFTER;
+    if (cfg->slow_resume < 0) cfg->slow_resume = DEFAULT_SLOW_RESUME;
+    if (cfg->slow_rcvbuf == UINT32_MAX) cfg->slow_rcvbuf = DEFAULT_SLOW_RCVBUF;
+    if (!cfg->room_rate) cfg->room_rate = DEFAULT_ROOM_RATE;
+    if (!cfg->rate_window_ms) cfg->rate_window_ms = DEFAULT_RATE_WINDOW_MS;
+    bool mix_given = false;
+    for (int p = 0; p < LR_PRI_COUNT; p++)
+        mix_given |= cfg->mix[p] != 0;
+    if (!mix_given) memcpy(cfg->mix, s->mix, sizeof(cfg->mix));
+    mix_given = false;
+    for (int p = 0; p < LR_PRI_COUNT; p++)
+        mix_given |= cfg->mix[p] != 0;
+    cfg->mix_len = 0;
+    if (mix_given) {
+        if (cfg->target != BENCH_TARGET_ENGINE) FAIL("--mix needs --target engine");
+        cfg->mix_len = bench_mix_pattern(cfg->mix, cfg->mix_pattern, BENCH_MIX_MAX);
+        if (!cfg->mix_len) FAIL("--mix weights must add up to 1..%d", BENCH_MIX_MAX);
+    }
     if (cfg->target == BENCH_TARGET_WS_RELAY) cfg->rooms = 1; /* a relay is one room */
     if (!cfg->path) cfg->path = cfg->target == BENCH_TARGET_ENGINE ? "/ws" : "/";
     if (!cfg->port)
@@ -92,9 +185,19 @@ int bench_scenario_apply(bench_cfg *cfg, const bench_scenario *s, char *err, siz
     }
     if (cfg->rooms == 0 || cfg->rooms > BENCH_MAX_ROOMS)
         FAIL("--rooms must be 1..%d", BENCH_MAX_ROOMS);
+    if (cfg->members) {
+        /* members counts every connection in a room: its publishers too */
+        if (cfg->members <= cfg->publishers)
+            FAIL("--members must exceed the publishers per room (%u)", cfg->publishers);
+        uint64_t c = (uint64_t)cfg->rooms * (cfg->members - cfg->publishers);
+        if (c > UINT32_MAX / 2) FAIL("too many connections");
+        cfg->conns = (uint32_t)c;
+    }
     if ((uint64_t)cfg->rooms * cfg->publishers > BENCH_MAX_PUBLISHERS)
         FAIL("at most %d publishers in all", BENCH_MAX_PUBLISHERS);
     if (cfg->window > BENCH_PUB_TRACK) FAIL("--window must be at most %d", BENCH_PUB_TRACK);
+    cfg->pub_track =
+        pow2_at_least(cfg->window > BENCH_PUB_TRACK_MIN ? cfg->window : BENCH_PUB_TRACK_MIN);
     if (cfg->size > BENCH_BODY_MAX) FAIL("--size must be at most %d", BENCH_BODY_MAX);
     if (cfg->publish && cfg->duration <= 0) FAIL("--duration must be positive");
     if (cfg->target == BENCH_TARGET_ENGINE && !cfg->secret && (cfg->publishers || !cfg->guests))
