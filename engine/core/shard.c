@@ -223,14 +223,19 @@ static uint64_t thread_cpu_us(void)
 
 /*
  * The batching controller: a shard that used more than half of a core over
- * the last 50 ms at least doubles the delay it may hold a room's frames (up
- * to fanout_max_delay_ms; from 0 straight to 8 ms) so that each send carries
- * more frames; a shard below 35 % for 200 ms halves it, so a quiet room goes
- * out at once. The gap between the thresholds and the slow way down keep it
- * from flapping; the lower threshold is high enough that a shard sending
- * every frame on its own (delay 0) at up to a third of a core stays there. It measures the
- * thread's CPU time, kernel included: the sends themselves run inside
- * io_uring_enter and are most of the cost.
+ * the last 50 ms doubles the delay it may hold a room's frames (up to
+ * fanout_max_delay_ms; from 0 straight to 8 ms) so that each send carries
+ * more frames; a shard below a fifth of a core for 200 ms lowers it by a
+ * quarter, down to 0, so a quiet room goes out at once. A shard's CPU goes
+ * roughly as 1/delay, so the steps are kept smaller than the gap between
+ * the marks (x2 up from at most 50 % stays above 20 %, x3/4 down from under
+ * 20 % stays below 50 %): a step cannot cross the other mark, and
+ * the delay settles instead of flapping (with x2 / /2 steps and marks at
+ * 50 % / 35 % it swung between 75 and 150 ms every 250 ms at 10,000
+ * receivers, costing both latency and frames per send). A shard sending
+ * every frame on its own (delay 0) at up to half a core stays there. It
+ * measures the thread's CPU time, kernel included: the sends themselves run
+ * inside io_uring_enter and are most of the cost.
  */
 static void adapt_cb(void *owner, lr_timer *t)
 {
@@ -243,11 +248,14 @@ static void adapt_cb(void *owner, lr_timer *t)
         uint32_t d = sh->batch_delay_ms, max = sh->cfg->fanout_max_delay_ms;
         if (busy > 0.5) {
             /* fast up: a backlog grows every interval the shard is short */
-            d = d < 4 ? 8 : d * 2;
+            d = d < 8 ? 8 : d * 2;
             sh->calm = 0;
-        } else if (busy < 0.35 && ++sh->calm >= 4) {
-            /* slow down: only after 200 ms of calm, so it does not flap */
-            d /= 2;
+        } else if (busy < 0.2 && ++sh->calm >= 4) {
+            /* slow down: only after 200 ms of calm */
+            d -= d / 4;
+            if (d < 4) d = 0;
+            sh->calm = 0;
+        } else if (busy >= 0.2) {
             sh->calm = 0;
         }
         sh->batch_delay_ms = d > max ? max : d;
