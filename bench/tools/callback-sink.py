@@ -61,6 +61,12 @@ def main():
         daemon_threads = True
         request_queue_size = 256  # the default 5 drops SYNs of a burst
 
+        def handle_error(self, request, client_address):
+            # an engine that stops (or times a callback out) closes its
+            # connections with replies still on the way: not worth a traceback
+            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                super().handle_error(request, client_address)
+
     server = Server((args.host, args.port), Handler)
 
     def stop(_sig, _frame):
