@@ -120,7 +120,7 @@ void lr_config_defaults(lr_config *c)
     c->room_ring = 256;
     c->slow_lag = 64;
     c->slow_timeout_ms = 10000;
-    c->send_max = 256 * 1024;
+    c->send_max = 16 * 1024; /* bounds what a connection that does not read holds */
 }
 
 static const opt *find(const char *key)

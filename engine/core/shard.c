@@ -235,7 +235,11 @@ static uint64_t thread_cpu_us(void)
  * receivers, costing both latency and frames per send). A shard sending
  * every frame on its own (delay 0) at up to half a core stays there. It
  * measures the thread's CPU time, kernel included: the sends themselves run
- * inside io_uring_enter and are most of the cost.
+ * inside io_uring_enter and are most of the cost. A shard that other
+ * processes keep off the CPU (the load generator on the same two cores, a
+ * noisy neighbour) may use little CPU time and still fall behind; so a shard
+ * that was almost never idle (blocked waiting for events less than a tenth
+ * of the interval) counts as busy too.
  */
 static void adapt_cb(void *owner, lr_timer *t)
 {
@@ -245,22 +249,23 @@ static void adapt_cb(void *owner, lr_timer *t)
     uint64_t span = now_us - sh->busy_window_start_us;
     if (span > 0) {
         double busy = (double)(cpu_us - sh->cpu_window_start_us) / (double)span;
+        bool never_idle = sh->idle_us * 10 < span;
         uint32_t d = sh->batch_delay_ms, max = sh->cfg->fanout_max_delay_ms;
-        if (busy > 0.5) {
+        if (busy > 0.5 || never_idle) {
             /* fast up: a backlog grows every interval the shard is short */
             d = d < 8 ? 8 : d * 2;
             sh->calm = 0;
-        } else if (busy < 0.2 && ++sh->calm >= 4) {
+        } else if (busy < 0.2 && sh->idle_us * 2 > span && ++sh->calm >= 4) {
             /* slow down: only after 200 ms of calm */
             d -= d / 4;
             if (d < 4) d = 0;
             sh->calm = 0;
-        } else if (busy >= 0.2) {
+        } else if (busy >= 0.2 || sh->idle_us * 2 <= span) {
             sh->calm = 0;
         }
         sh->batch_delay_ms = d > max ? max : d;
     }
-    sh->busy_us = 0;
+    sh->idle_us = 0;
     sh->busy_window_start_us = now_us;
     sh->cpu_window_start_us = cpu_us;
     lr_timer_arm(&sh->timers, t, sh->now_ms + LR_ADAPT_MS);
@@ -351,7 +356,8 @@ void *lr_shard_main(void *arg)
 
     while (!sh->stopped) {
         uint64_t next = lr_timers_next(&sh->timers);
-        bool pending = sh->dirty_head || sh->flush_head || sh->self_head || sh->reap_head;
+        bool pending =
+            sh->dirty_head || sh->due_head || sh->flush_head || sh->self_head || sh->reap_head;
         for (uint32_t j = 0; j < e->nthreads && !pending; j++)
             pending = sh->backlog_head[j];
         struct __kernel_timespec ts = {0}, *tsp = &ts;
@@ -362,10 +368,12 @@ void *lr_shard_main(void *arg)
             ts.tv_nsec = (long long)(wait % 1000) * 1000000;
         }
         struct io_uring_cqe *cqe;
+        /* submit first (the sends run in there: work), then wait (idle) */
+        if (io_uring_sq_ready(&sh->ring)) io_uring_submit(&sh->ring);
         uint64_t t_wait = lr_clock_us();
         int rc = io_uring_submit_and_wait_timeout(&sh->ring, &cqe, pending ? 0 : 1, tsp, NULL);
         uint64_t t0 = lr_clock_us();
-        (void)t_wait;
+        if (!pending) sh->idle_us += t0 - t_wait;
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
             LR_WARN("event=uring_wait shard=%u err=%d", sh->id, -rc);
         sh->now_ms = t0 / 1000;
@@ -391,7 +399,6 @@ void *lr_shard_main(void *arg)
         if (sh->stopping && (sh->nconns == 0 || sh->now_ms >= sh->stop_deadline))
             sh->stopped = true;
         uint64_t busy = lr_clock_us() - t0;
-        sh->busy_us += busy;
         atomic_fetch_add_explicit(&sh->st.busy_us, busy, memory_order_relaxed);
     }
     io_uring_submit(&sh->ring);

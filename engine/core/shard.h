@@ -161,7 +161,12 @@ struct lr_shard {
     uint32_t nconns;
     uint32_t next_gen;
     /* connections with something to write this turn */
-    lr_conn *dirty_head;
+    /* Connections owed a send, first in first out: replies first (all of
+     * them every turn), then those with room frames due, at most
+     * LR_SENDS_PER_TURN a turn so that a room flushed to every member
+     * does not hold the ring messages (acks, joins) behind one long turn. */
+    lr_conn *dirty_head, *dirty_tail;
+    lr_conn *due_head, *due_tail;
     lr_conn *reap_head; /* closed connections to free once their ops ended */
     /* activity-ordered lists for ping and idle timeouts, and in-flight
      * sends for the slow-consumer timeout (see net/conn.c) */
@@ -191,7 +196,8 @@ struct lr_shard {
 
     /* batching controller state */
     uint32_t batch_delay_ms;
-    uint64_t busy_us, busy_window_start_us, cpu_window_start_us;
+    uint64_t idle_us; /* wall time blocked waiting for events this interval */
+    uint64_t busy_window_start_us, cpu_window_start_us;
     uint32_t calm; /* controller intervals in a row below its low mark */
 
     uint64_t rng;

@@ -98,12 +98,36 @@ lr_conn *lr_conn_get(lr_shard *sh, lr_conn_ref ref)
     return c;
 }
 
+static void enqueue(lr_conn **head, lr_conn **tail, lr_conn *c)
+{
+    c->flags |= LR_CF_DIRTY;
+    c->dirty_next = NULL;
+    if (*head)
+        (*tail)->dirty_next = c;
+    else
+        *head = c;
+    *tail = c;
+}
+
+static lr_conn *dequeue(lr_conn **head)
+{
+    lr_conn *c = *head;
+    *head = c->dirty_next;
+    c->flags &= ~LR_CF_DIRTY;
+    return c;
+}
+
 void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c)
 {
     if (c->flags & (LR_CF_DIRTY | LR_CF_DEAD)) return;
-    c->flags |= LR_CF_DIRTY;
-    c->dirty_next = sh->dirty_head;
-    sh->dirty_head = c;
+    enqueue(&sh->dirty_head, &sh->dirty_tail, c);
+}
+
+void lr_conn_mark_due(lr_shard *sh, lr_conn *c)
+{
+    c->flags |= LR_CF_DUE;
+    if (c->flags & (LR_CF_DIRTY | LR_CF_DEAD)) return; /* its send takes the frames */
+    enqueue(&sh->due_head, &sh->due_tail, c);
 }
 
 /* The connection's I/O state, attached on first use; NULL on ENOMEM. */
@@ -616,19 +640,22 @@ void lr_conn_on_aux(lr_shard *sh, lr_conn *c)
     maybe_reap(sh, c);
 }
 
+static void flush_one(lr_shard *sh, lr_conn *c)
+{
+    if (c->flags & (LR_CF_DEAD | LR_CF_SEND)) {
+        maybe_reap(sh, c);
+        return;
+    }
+    start_send(sh, c);
+    if (c->flags & LR_CF_DEAD) maybe_reap(sh, c);
+}
+
 void lr_conn_flush_dirty(lr_shard *sh)
 {
-    while (sh->dirty_head) {
-        lr_conn *c = sh->dirty_head;
-        sh->dirty_head = c->dirty_next;
-        c->flags &= ~LR_CF_DIRTY;
-        if (c->flags & (LR_CF_DEAD | LR_CF_SEND)) {
-            maybe_reap(sh, c);
-            continue;
-        }
-        start_send(sh, c);
-        if (c->flags & LR_CF_DEAD) maybe_reap(sh, c);
-    }
+    while (sh->dirty_head)
+        flush_one(sh, dequeue(&sh->dirty_head));
+    for (uint32_t n = 0; sh->due_head && n < LR_SENDS_PER_TURN; n++)
+        flush_one(sh, dequeue(&sh->due_head));
     reap(sh);
 }
 

@@ -131,12 +131,11 @@ void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c);
 /* The same, and the send also takes the room frames waiting for c. Frames
  * are pulled only when due (a room flush or the shard's batching wheel),
  * never just because a send completed: that is what keeps batches whole. */
-static inline void lr_conn_mark_due(lr_shard *sh, lr_conn *c)
-{
-    c->flags |= LR_CF_DUE;
-    lr_conn_mark_dirty(sh, c);
-}
-/* Build and submit the sends of every dirty connection. */
+void lr_conn_mark_due(lr_shard *sh, lr_conn *c);
+/* Build the sends of every connection with replies, and of up to
+ * LR_SENDS_PER_TURN with room frames due (the rest stay queued for the next
+ * turns, in order). */
+#define LR_SENDS_PER_TURN 256
 void lr_conn_flush_dirty(lr_shard *sh);
 
 /*
