@@ -212,8 +212,6 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
             goto fail;
         }
         lr_mpsc_init(&sh->foreign);
-        lr_dlist_init(&sh->idle_list);
-        lr_dlist_init(&sh->ping_list);
         lr_dlist_init(&sh->send_list);
         lr_timers_init(&sh->timers);
         sh->event_fd = eventfd(0, EFD_CLOEXEC);

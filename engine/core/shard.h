@@ -170,7 +170,7 @@ struct lr_shard {
     lr_conn *reap_head; /* closed connections to free once their ops ended */
     /* activity-ordered lists for ping and idle timeouts, and in-flight
      * sends for the slow-consumer timeout (see net/conn.c) */
-    lr_dlist idle_list, ping_list, send_list;
+    lr_dlist send_list;
 
     /* cross-shard rings: in[i] is written by shard i, out[j] read by shard j */
     lr_spsc **in;

@@ -70,7 +70,6 @@ struct lr_conn {
     uint8_t pad_;
     uint16_t bad_since_s; /* low bits of seconds: only a short window is compared */
     uint32_t last_rx_ms;  /* low bits of the shard clock: wrap-safe differences */
-    lr_dlist idle_node;   /* on the shard's idle or ping list */
     lr_conn *dirty_next;
     struct lr_member *rooms; /* memberships on this shard */
     char *user;              /* NULL until login; "user\0nick\0avatar\0" in one block */
@@ -159,7 +158,8 @@ void lr_conn_reply_err(lr_shard *sh, lr_conn *c, uint64_t id, int code, const ch
 /* {"op":"ok","id":id} with no more fields. */
 void lr_conn_reply_ok(lr_shard *sh, lr_conn *c, uint64_t id);
 
-/* Sweeps run once a second by the shard: pings, idle and slow timeouts. */
+/* Sweeps run 4 times a second by the shard: pings, idle and handshake
+ * timeouts (a scan of the slot table), slow sends and lingering closes. */
 void lr_conn_sweep(lr_shard *sh);
 /* Drain: bye + close 1001 to every connection of the shard. */
 void lr_conn_drain_all(lr_shard *sh);
