@@ -73,7 +73,10 @@ static const opt opts[] = {
     O("callback-timeout-ms", T_U32, callback_timeout_ms, 10, 60000, "callback timeout"),
     O("callback-fail-closed", T_BOOL, callback_fail_closed, 0, 1,
       "before-send rejects on timeout or error"),
-    O("fanout-max-delay-ms", T_U32, fanout_max_delay_ms, 0, 1000, "longest batching delay"),
+    O("fanout-delay-ms", T_U32, fanout_delay_ms, 1, 10000,
+      "batching delay a busy shard takes first (frames per send vs latency)"),
+    O("fanout-max-delay-ms", T_U32, fanout_max_delay_ms, 0, 10000,
+      "longest batching delay, when the first is not enough (0: never batch)"),
     O("room-ring", T_U32, room_ring, 8, 65536, "frames kept per room per shard"),
     O("slow-lag", T_U32, slow_lag, 1, 65536, "frames behind before low priorities are skipped"),
     O("slow-timeout-ms", T_U32, slow_timeout_ms, 100, 3600000, "unwritable this long: close 1013"),
@@ -114,7 +117,8 @@ void lr_config_defaults(lr_config *c)
     c->history_max_age_s = 86400;
     c->count_interval_ms = 2000;
     c->allow_guests = true;
-    c->fanout_max_delay_ms = 150;
+    c->fanout_delay_ms = 200;
+    c->fanout_max_delay_ms = 1000;
     snprintf(c->callbacks, sizeof(c->callbacks), "all");
     c->callback_timeout_ms = 2000;
     c->room_ring = 256;

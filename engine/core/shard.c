@@ -23,7 +23,6 @@
 
 #define LR_SQ_ENTRIES 4096
 #define LR_CQ_ENTRIES 16384
-#define LR_ADAPT_MS 50
 
 struct io_uring_sqe *lr_shard_sqe(lr_shard *sh)
 {
@@ -221,66 +220,54 @@ static uint64_t thread_cpu_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/*
- * The batching controller: a shard that used more than half of a core over
- * the last 50 ms doubles the delay it may hold a room's frames (up to
- * fanout_max_delay_ms; from 0 straight to 8 ms) so that each send carries
- * more frames; a shard below a fifth of a core for 200 ms lowers it by a
- * quarter, down to 0, so a quiet room goes out at once. A shard's CPU goes
- * roughly as 1/delay, so the steps are kept smaller than the gap between
- * the marks (x2 up from at most 50 % stays above 20 %, x3/4 down from under
- * 20 % stays below 50 %): a step cannot cross the other mark, and
- * the delay settles instead of flapping (with x2 / /2 steps and marks at
- * 50 % / 35 % it swung between 75 and 150 ms every 250 ms at 10,000
- * receivers, costing both latency and frames per send). A shard sending
- * every frame on its own (delay 0) at up to half a core stays there. It
- * measures the thread's CPU time, kernel included: the sends themselves run
- * inside io_uring_enter and are most of the cost. A shard that other
- * processes keep off the CPU (the load generator on the same two cores, a
- * noisy neighbour) may use little CPU time and still fall behind; so a shard
- * that was almost never idle (blocked waiting for events less than a tenth
- * of the interval) counts as busy too.
- */
+/* The batching controller (core/batch.c) reads the shard's last interval:
+ * its thread's CPU time (kernel included: the sends run inside
+ * io_uring_enter and are most of the cost), the time it was blocked
+ * waiting for events, and its deliveries and sends. */
 static void adapt_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
     uint64_t now_us = lr_clock_us();
     uint64_t cpu_us = thread_cpu_us();
     uint64_t span = now_us - sh->busy_window_start_us;
+    uint64_t deliveries = atomic_load_explicit(&sh->st.deliveries, memory_order_relaxed);
+    uint64_t sends = atomic_load_explicit(&sh->st.sends, memory_order_relaxed);
     if (span > 0) {
-        double busy = (double)(cpu_us - sh->cpu_window_start_us) / (double)span;
-        bool never_idle = sh->idle_us * 10 < span;
-        uint32_t d = sh->batch_delay_ms, max = sh->cfg->fanout_max_delay_ms;
-        if (busy > 0.5 || never_idle) {
-            /* fast up: a backlog grows every interval the shard is short */
-            d = d < 8 ? 8 : d * 2;
-            sh->calm = 0;
-        } else if (busy < 0.2 && sh->idle_us * 2 > span && ++sh->calm >= 4) {
-            /* slow down: only after 200 ms of calm */
-            d -= d / 4;
-            if (d < 4) d = 0;
-            sh->calm = 0;
-        } else if (busy >= 0.2 || sh->idle_us * 2 <= span) {
-            sh->calm = 0;
-        }
-        sh->batch_delay_ms = d > max ? max : d;
+        double cpu = (double)(cpu_us - sh->cpu_window_start_us) / (double)span;
+        double load = 1.0 - (double)(sh->idle_us < span ? sh->idle_us : span) / (double)span;
+        uint32_t d =
+            lr_batch_sample(&sh->batch, cpu, load, deliveries - sh->deliveries_window_start,
+                            sends - sh->sends_window_start);
+        if (d != sh->batch_delay_ms)
+            LR_DEBUG("event=batch_delay shard=%u delay_ms=%u was=%u cpu=%.2f load=%.2f fps=%.1f",
+                     sh->id, d, sh->batch_delay_ms, sh->batch.cpu, sh->batch.load, sh->batch.fps);
+        sh->batch_delay_ms = d;
     }
     sh->idle_us = 0;
     sh->busy_window_start_us = now_us;
     sh->cpu_window_start_us = cpu_us;
-    lr_timer_arm(&sh->timers, t, sh->now_ms + LR_ADAPT_MS);
+    sh->deliveries_window_start = deliveries;
+    sh->sends_window_start = sends;
+    lr_timer_arm(&sh->timers, t, sh->now_ms + LR_BATCH_INTERVAL_MS);
 }
 
 /* One slot of the batching wheel per tick: a full turn takes the current
- * delay (16 ms when no delay is needed; then rooms flush at once and the
- * wheel only catches frames left from a busier moment). */
+ * delay (256 ms when no delay is needed; then rooms flush at once and the
+ * wheel only catches frames left from a busier moment). Ticks keep to a
+ * schedule rather than following the previous one: a tick that runs late
+ * (a long turn) must not lengthen every connection's period, which is
+ * what bounds a frame's wait. */
 static void wheel_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
     lr_fanout_wheel_tick(sh);
-    uint32_t turn = sh->batch_delay_ms ? sh->batch_delay_ms : 256;
-    uint32_t tick = turn / LR_WHEEL_SLOTS;
-    lr_timer_arm(&sh->timers, t, sh->now_ms + (tick ? tick : 1));
+    uint64_t turn_us = (uint64_t)(sh->batch_delay_ms ? sh->batch_delay_ms : 256) * 1000;
+    uint64_t now_us = sh->now_ms * 1000;
+    sh->wheel_due_us += turn_us / LR_WHEEL_SLOTS;
+    if (sh->wheel_due_us + turn_us / LR_WHEEL_SLOTS < now_us)
+        sh->wheel_due_us = now_us; /* far behind */
+    uint64_t due_ms = (sh->wheel_due_us + 999) / 1000;
+    lr_timer_arm(&sh->timers, t, due_ms > sh->now_ms ? due_ms : sh->now_ms + 1);
 }
 
 static int setup_ring(lr_shard *sh, char *err, size_t errcap)
@@ -346,9 +333,11 @@ void *lr_shard_main(void *arg)
     sh->sweep_timer.cb = sweep_cb;
     lr_timer_arm(&sh->timers, &sh->sweep_timer, sh->now_ms + 250);
     sh->wheel_timer.cb = wheel_cb;
+    sh->wheel_due_us = (sh->now_ms + 1) * 1000;
     lr_timer_arm(&sh->timers, &sh->wheel_timer, sh->now_ms + 1);
     sh->adapt_timer.cb = adapt_cb;
-    lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_ADAPT_MS);
+    lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_BATCH_INTERVAL_MS);
+    lr_batch_init(&sh->batch, sh->cfg->fanout_delay_ms, sh->cfg->fanout_max_delay_ms);
     sh->busy_window_start_us = lr_clock_us();
     sh->cpu_window_start_us = thread_cpu_us();
     io_uring_submit(&sh->ring);

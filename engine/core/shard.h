@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/batch.h"
 #include "core/common.h"
 #include "core/list.h"
 #include "core/map.h"
@@ -187,6 +188,10 @@ struct lr_shard {
     lr_timer adapt_timer; /* batching controller */
     lr_timer wheel_timer; /* batching wheel (room/fanout.c) */
     uint32_t wheel_pos;
+    uint64_t wheel_due_us; /* when the next tick is due, on a fixed schedule */
+    uint32_t *armed;       /* slots whose wheel turn came, due at the next frame */
+    uint32_t narmed;
+    uint64_t armed_since_ms;
 
     lr_map rooms;                /* home rooms: lr_room */
     lr_map lrooms;               /* local replicas: lr_lroom */
@@ -195,10 +200,11 @@ struct lr_shard {
     struct lr_lroom *flush_head; /* replicas to flush this turn */
 
     /* batching controller state */
-    uint32_t batch_delay_ms;
-    uint64_t idle_us; /* wall time blocked waiting for events this interval */
+    lr_batch batch;
+    uint32_t batch_delay_ms; /* = batch.delay_ms */
+    uint64_t idle_us;        /* wall time blocked waiting for events this interval */
     uint64_t busy_window_start_us, cpu_window_start_us;
-    uint32_t calm; /* controller intervals in a row below its low mark */
+    uint64_t deliveries_window_start, sends_window_start;
 
     uint64_t rng;
     uint64_t guest_seq;

@@ -38,6 +38,7 @@ enum {
     LR_CF_BUSY = 1 << 11,        /* admin: a request is being served; input waits */
     LR_CF_ADMIN_CLOSE = 1 << 12, /* admin: close after the reply (no keep-alive) */
     LR_CF_DUE = 1 << 13,         /* room frames are due: the next send takes them */
+    LR_CF_ARMED = 1 << 14,       /* its turn of the batching wheel came: due at the next frame */
 };
 
 struct lr_member;

@@ -170,6 +170,8 @@ void lr_fanout_detach(lr_shard *sh, lr_conn *c)
     c->nrooms = 0;
 }
 
+static void fire_armed(lr_shard *sh);
+
 static void queue_flush(lr_shard *sh, lr_lroom *lr)
 {
     if (lr->queued) return;
@@ -198,6 +200,9 @@ void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
     bool quiet = sh->now_ms - lr->last_frame_ms >= sh->batch_delay_ms;
     lr->last_frame_ms = sh->now_ms;
     if (sh->batch_delay_ms == 0 || quiet) queue_flush(sh, lr);
+    /* connections whose turn of the wheel came go now, so the frame just
+     * arrived waits for nothing */
+    fire_armed(sh);
 }
 
 void lr_fanout_flush(lr_shard *sh)
@@ -218,13 +223,44 @@ static bool has_pending(const lr_conn *c)
     return false;
 }
 
+/* Armed connections become due. */
+static void fire_armed(lr_shard *sh)
+{
+    for (uint32_t i = 0; i < sh->narmed; i++) {
+        lr_conn *c = sh->conns[sh->armed[i]];
+        /* the slot may hold a newer connection by now: it is not armed */
+        if (!c || !(c->flags & LR_CF_ARMED)) continue;
+        c->flags &= ~LR_CF_ARMED;
+        if (!(c->flags & LR_CF_CLOSING)) lr_conn_mark_due(sh, c);
+    }
+    sh->narmed = 0;
+}
+
+static void arm(lr_shard *sh, lr_conn *c)
+{
+    if (!sh->armed) {
+        sh->armed = malloc(sh->nfiles * sizeof(*sh->armed));
+        if (!sh->armed) {
+            lr_conn_mark_due(sh, c);
+            return;
+        }
+    }
+    if (!sh->narmed) sh->armed_since_ms = sh->now_ms;
+    c->flags |= LR_CF_ARMED;
+    sh->armed[sh->narmed++] = c->slot; /* at most once per slot: the flag says so */
+}
+
 void lr_fanout_wheel_tick(lr_shard *sh)
 {
+    /* Armed connections wait for the next frame to arrive, but not for
+     * long once the rooms went quiet. */
+    if (sh->narmed && sh->now_ms - sh->armed_since_ms >= sh->batch_delay_ms / 2) fire_armed(sh);
     uint32_t b = sh->wheel_pos++ % LR_WHEEL_SLOTS;
     for (uint32_t i = b; i < sh->nfiles; i += LR_WHEEL_SLOTS) {
         lr_conn *c = sh->conns[i];
-        if (c && c->rooms && !(c->flags & (LR_CF_DUE | LR_CF_CLOSING)) && has_pending(c))
-            lr_conn_mark_due(sh, c);
+        if (c && c->rooms && !(c->flags & (LR_CF_DUE | LR_CF_CLOSING | LR_CF_ARMED)) &&
+            has_pending(c))
+            arm(sh, c);
     }
 }
 
@@ -326,6 +362,9 @@ void lr_fanout_free_all(lr_shard *sh)
         n = next;
     }
     lr_map_free(&sh->lrooms);
+    free(sh->armed);
+    sh->armed = NULL;
+    sh->narmed = 0;
 }
 
 /* Copy a member's pending frames into its connection's replies so that a

@@ -63,11 +63,12 @@ typedef struct lr_config {
     uint32_t callback_timeout_ms; /* default 2000 */
     bool callback_fail_closed;    /* before-send on timeout/error rejects (default: allows) */
     /* fan-out */
-    uint32_t fanout_max_delay_ms; /* default 150 */
+    uint32_t fanout_delay_ms;     /* batching delay of a busy shard, default 200 */
+    uint32_t fanout_max_delay_ms; /* when that is not enough, up to this; default 1000 */
     uint32_t room_ring;           /* frames kept per room per shard, default 256 */
     uint32_t slow_lag;            /* frames behind before low/lowest are skipped, default 64 */
     uint32_t slow_timeout_ms;     /* unwritable this long: close 1013, default 10000 */
-    uint32_t send_max;            /* bytes put into one send, default 262144 */
+    uint32_t send_max;            /* bytes put into one send, default 16384 */
 } lr_config;
 
 void lr_config_defaults(lr_config *cfg);
