@@ -88,7 +88,8 @@ static void reply_as(lr_shard *sh, lr_conn *c, int code, const char *info, json_
                      bool async)
 {
     if (code) lr_stats_error(sh, code);
-    if (lr_admin_reply(&c->pend, code, info, extra, !(c->flags & LR_CF_ADMIN_CLOSE)) != 0) {
+    lr_buf *o = lr_conn_out(c);
+    if (!o || lr_admin_reply(o, code, info, extra, !(c->flags & LR_CF_ADMIN_CLOSE)) != 0) {
         lr_conn_abort(sh, c);
         return;
     }
@@ -103,8 +104,9 @@ static void reply(lr_shard *sh, lr_conn *c, int code, const char *info, json_t *
 static void http_reply(lr_shard *sh, lr_conn *c, int status, const char *type, const void *body,
                        size_t len)
 {
-    if (lr_admin_http_response(&c->pend, status, type, body, len,
-                               !(c->flags & LR_CF_ADMIN_CLOSE)) != 0) {
+    lr_buf *o = lr_conn_out(c);
+    if (!o ||
+        lr_admin_http_response(o, status, type, body, len, !(c->flags & LR_CF_ADMIN_CLOSE)) != 0) {
         lr_conn_abort(sh, c);
         return;
     }

@@ -26,6 +26,13 @@
 #include "net/conn.h"
 #include "room/room.h"
 
+/* Slots of each ring between two shards (one ring per ordered pair). Every
+ * page of a ring is resident once its indexes have wrapped, so this is
+ * memory per pair (8 KiB here; it was 128 KiB, 40 bytes per connection at
+ * 100,000 connections on 6 shards). A full ring spills into the sender's
+ * backlog (core/shard.c), so a burst costs latency, not messages. */
+#define LR_SPSC_CAP 1024
+
 /* A socket bound to addr:port (SO_REUSEADDR, and SO_REUSEPORT when shared
  * is set), or -1 with err set. */
 static int bound_socket(const char *addr, uint16_t port, bool shared, char *err, size_t errcap)
@@ -223,7 +230,7 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
     for (uint32_t i = 0; i < e->nthreads; i++)
         for (uint32_t j = 0; j < e->nthreads; j++) {
             if (i == j) continue;
-            lr_spsc *r = lr_spsc_new(16384);
+            lr_spsc *r = lr_spsc_new(LR_SPSC_CAP);
             if (!r) {
                 snprintf(err, errcap, "out of memory");
                 goto fail;

@@ -21,7 +21,7 @@
 #include "net/conn.h"
 #include "room/room.h"
 
-#define LR_SQ_ENTRIES 4096
+#define LR_SQ_ENTRIES 2048
 #define LR_CQ_ENTRIES 16384
 
 struct io_uring_sqe *lr_shard_sqe(lr_shard *sh)

@@ -65,7 +65,8 @@ void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto)
             static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
                                        "text/plain\r\nContent-Length: 21\r\nConnection: "
                                        "close\r\n\r\ntoo many connections\n";
-            lr_buf_append(&c->pend, resp, sizeof(resp) - 1);
+            lr_buf *o = lr_conn_out(c);
+            if (o) lr_buf_append(o, resp, sizeof(resp) - 1);
         }
         lr_conn_close(sh, c, LR_WS_CLOSE_TRY_LATER, LR_WS_CLOSE_TRY_LATER, "too many connections");
     }
@@ -130,15 +131,20 @@ void lr_conn_mark_due(lr_shard *sh, lr_conn *c)
 }
 
 /* The connection's I/O state, attached on first use; NULL on ENOMEM. */
-static lr_conn_io *conn_io(lr_shard *sh, lr_conn *c)
+static lr_conn_io *conn_io(lr_conn *c)
 {
     if (c->io) return c->io;
     lr_conn_io *io = calloc(1, sizeof(*io));
     if (!io) return NULL;
     io->conn = c;
-    lr_ws_parser_init(&io->wsp, true, sh->cfg->max_frame);
     c->io = io;
     return io;
+}
+
+lr_buf *lr_conn_out(lr_conn *c)
+{
+    lr_conn_io *io = conn_io(c);
+    return io ? &io->pend : NULL;
 }
 
 static void io_free(lr_conn *c)
@@ -148,7 +154,8 @@ static void io_free(lr_conn *c)
     lr_dlist_remove(&io->send_node);
     lr_buf_free(&io->rx);
     lr_buf_free(&io->out);
-    lr_ws_parser_free(&io->wsp);
+    lr_buf_free(&io->pend);
+    if (io->wsp_live) lr_ws_parser_free(&io->wsp);
     free(io);
     c->io = NULL;
 }
@@ -158,7 +165,7 @@ static void io_release_if_quiet(lr_conn *c)
 {
     lr_conn_io *io = c->io;
     if (!io || (c->flags & (LR_CF_SEND | LR_CF_FLUSH_CLOSE | LR_CF_DEAD)) || io->rx.len ||
-        io->out.len || io->wsp.frag_opcode)
+        io->out.len || io->pend.len || io->wsp_live)
         return;
     io_free(c);
 }
@@ -178,7 +185,6 @@ static void maybe_reap(lr_shard *sh, lr_conn *c)
 static void conn_free(lr_conn *c)
 {
     io_free(c);
-    lr_buf_free(&c->pend);
     free(c->user); /* nick and avatar live in the same block */
     free(c);
 }
@@ -226,12 +232,13 @@ void lr_conn_abort(lr_shard *sh, lr_conn *c)
     maybe_reap(sh, c);
 }
 
-static void append_ws_control(lr_conn *c, int opcode, const uint8_t *payload, size_t len)
+/* false when out of memory */
+static bool append_ws_control(lr_conn *c, int opcode, const uint8_t *payload, size_t len)
 {
     uint8_t hdr[LR_WS_MAX_HEADER];
     size_t h = lr_ws_header_encode(hdr, opcode, len);
-    lr_buf_append(&c->pend, hdr, h);
-    lr_buf_append(&c->pend, payload, len);
+    lr_buf *o = lr_conn_out(c);
+    return o && lr_buf_append(o, hdr, h) == LR_OK && lr_buf_append(o, payload, len) == LR_OK;
 }
 
 void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, const char *msg)
@@ -239,9 +246,8 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
     if (c->flags & (LR_CF_CLOSING | LR_CF_DEAD)) return;
     detach(sh, c);
     if (msg && (c->proto == LR_PROTO_WS || c->proto == LR_PROTO_TCP)) {
-        size_t off = lr_conn_reply_begin(c);
         lr_enc e;
-        lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+        size_t off = lr_conn_reply_begin(sh, c, &e);
         lr_enc_map(&e, 3);
         lr_enc_key(&e, "op");
         lr_enc_cstr(&e, "bye");
@@ -252,12 +258,16 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
         lr_enc_map_end(&e);
         lr_conn_reply_end(sh, c, off, &e);
     }
+    if (c->flags & LR_CF_DEAD) return; /* the bye could not be built */
     if (c->proto == LR_PROTO_WS) {
         uint8_t payload[125];
         size_t n = lr_ws_close_payload(payload, ws_code, msg ? msg : "");
-        append_ws_control(c, LR_WS_OP_CLOSE, payload, n);
+        if (!append_ws_control(c, LR_WS_OP_CLOSE, payload, n)) {
+            lr_conn_abort(sh, c);
+            return;
+        }
     }
-    lr_conn_io *io = conn_io(sh, c); /* the linger deadline lives there */
+    lr_conn_io *io = conn_io(c); /* the linger deadline lives there */
     if (!io) {
         lr_conn_abort(sh, c);
         return;
@@ -268,26 +278,38 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
     lr_conn_mark_dirty(sh, c);
 }
 
-size_t lr_conn_reply_begin(lr_conn *c)
+size_t lr_conn_reply_begin(lr_shard *sh, lr_conn *c, lr_enc *e)
 {
-    return lr_frame_begin(&c->pend);
+    bool json = c->fmt == LR_FMT_JSON;
+    lr_buf *o = lr_conn_out(c);
+    size_t off = o ? lr_frame_begin(o) : LR_FRAME_ERR;
+    if (off == LR_FRAME_ERR) {
+        /* out of memory: encode into scratch, end aborts the connection */
+        sh->scratch.len = 0;
+        lr_enc_init(e, &sh->scratch, json);
+        return LR_FRAME_ERR;
+    }
+    lr_enc_init(e, o, json);
+    return off;
 }
 
 void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off, lr_enc *e)
 {
-    if (off == LR_FRAME_ERR || lr_enc_finish(e) != 0) {
+    lr_buf *o = c->io ? &c->io->pend : NULL;
+    if (off == LR_FRAME_ERR || !o || lr_enc_finish(e) != 0) {
         /* out of memory mid-reply: the client cannot be answered */
-        if (off != LR_FRAME_ERR) c->pend.len = off;
+        if (off != LR_FRAME_ERR && o) o->len = off;
+        sh->scratch.len = 0;
         LR_WARN("event=close reason=reply_failed shard=%u slot=%u", sh->id, c->slot);
         lr_conn_abort(sh, c);
         return;
     }
-    size_t start = lr_frame_end(&c->pend, off, (lr_fmt)c->fmt);
+    size_t start = lr_frame_end(o, off, (lr_fmt)c->fmt);
     if (start > off) {
-        memmove(c->pend.p + off, c->pend.p + start, c->pend.len - start);
-        c->pend.len -= start - off;
+        memmove(o->p + off, o->p + start, o->len - start);
+        o->len -= start - off;
     }
-    if (c->pend.len > LR_PEND_MAX) {
+    if (o->len > LR_PEND_MAX) {
         LR_INFO("event=close reason=replies_unread shard=%u slot=%u", sh->id, c->slot);
         lr_conn_abort(sh, c);
         return;
@@ -297,16 +319,19 @@ void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off, lr_enc *e)
 
 void lr_conn_reply_raw(lr_shard *sh, lr_conn *c, const void *p, size_t len)
 {
-    lr_buf_append(&c->pend, p, len);
+    lr_buf *o = lr_conn_out(c);
+    if (!o || lr_buf_append(o, p, len) != LR_OK) {
+        lr_conn_abort(sh, c);
+        return;
+    }
     lr_conn_mark_dirty(sh, c);
 }
 
 void lr_conn_reply_err(lr_shard *sh, lr_conn *c, uint64_t id, int code, const char *msg)
 {
     lr_stats_error(sh, code);
-    size_t off = lr_conn_reply_begin(c);
     lr_enc e;
-    lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+    size_t off = lr_conn_reply_begin(sh, c, &e);
     lr_enc_map(&e, 4);
     lr_enc_key(&e, "op");
     lr_enc_cstr(&e, "err");
@@ -322,9 +347,8 @@ void lr_conn_reply_err(lr_shard *sh, lr_conn *c, uint64_t id, int code, const ch
 
 void lr_conn_reply_ok(lr_shard *sh, lr_conn *c, uint64_t id)
 {
-    size_t off = lr_conn_reply_begin(c);
     lr_enc e;
-    lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+    size_t off = lr_conn_reply_begin(sh, c, &e);
     lr_enc_map(&e, 2);
     lr_enc_key(&e, "op");
     lr_enc_cstr(&e, "ok");
@@ -380,7 +404,10 @@ static size_t ws_frames(lr_shard *sh, lr_conn *c, lr_ws_parser *wsp, uint8_t *p,
             on_message(sh, c, ev.opcode == LR_WS_OP_TEXT, ev.data, ev.len);
             break;
         case LR_WS_EV_PING:
-            append_ws_control(c, LR_WS_OP_PONG, ev.data, ev.len);
+            if (!append_ws_control(c, LR_WS_OP_PONG, ev.data, ev.len)) {
+                lr_conn_abort(sh, c);
+                return n;
+            }
             lr_conn_mark_dirty(sh, c);
             break;
         case LR_WS_EV_PONG:
@@ -400,21 +427,29 @@ static size_t ws_frames(lr_shard *sh, lr_conn *c, lr_ws_parser *wsp, uint8_t *p,
  * keeps it only when a fragmented message is left half-assembled. */
 static size_t consume_ws(lr_shard *sh, lr_conn *c, uint8_t *p, size_t n)
 {
-    lr_ws_parser fresh, *wsp = &fresh;
-    if (c->io)
-        wsp = &c->io->wsp;
-    else
-        lr_ws_parser_init(&fresh, true, sh->cfg->max_frame);
-    size_t off = ws_frames(sh, c, wsp, p, n);
-    if (wsp == &fresh && fresh.frag_opcode) {
-        lr_conn_io *io = (c->flags & LR_CF_DEAD) ? NULL : conn_io(sh, c);
+    if (c->io && c->io->wsp_live) {
+        lr_conn_io *io = c->io;
+        size_t off = ws_frames(sh, c, &io->wsp, p, n);
+        if (c->io == io && !io->wsp.frag_opcode) {
+            /* the fragmented message is complete */
+            lr_ws_parser_free(&io->wsp);
+            io->wsp_live = false;
+        }
+        return off;
+    }
+    lr_ws_parser fresh;
+    lr_ws_parser_init(&fresh, true, sh->cfg->max_frame);
+    size_t off = ws_frames(sh, c, &fresh, p, n);
+    if (fresh.frag_opcode && !(c->flags & LR_CF_DEAD)) {
+        lr_conn_io *io = conn_io(c);
         if (io) {
             io->wsp = fresh;
+            io->wsp_live = true;
             return off;
         }
         lr_conn_abort(sh, c);
     }
-    if (wsp == &fresh) lr_ws_parser_free(&fresh);
+    lr_ws_parser_free(&fresh);
     return off;
 }
 
@@ -486,7 +521,7 @@ static void on_input(lr_shard *sh, lr_conn *c, uint8_t *data, size_t len)
             rx->len = rest;
         }
     } else if (rest && !(c->flags & LR_CF_CLOSING)) {
-        lr_conn_io *io = conn_io(sh, c);
+        lr_conn_io *io = conn_io(c);
         if (!io || lr_buf_append(&io->rx, p + used, rest) != LR_OK) {
             lr_conn_abort(sh, c);
             return;
@@ -566,21 +601,21 @@ static void shut_write(lr_shard *sh, lr_conn *c)
 static void start_send(lr_shard *sh, lr_conn *c)
 {
     bool due = (c->flags & (LR_CF_CLOSING | LR_CF_DUE)) == LR_CF_DUE;
-    if (!c->pend.len && !due) {
+    if (!(c->io && c->io->pend.len) && !due) {
         if (c->flags & LR_CF_FLUSH_CLOSE) goto nothing; /* the close itself is due */
         io_release_if_quiet(c);
         return;
     }
-    lr_conn_io *io = conn_io(sh, c);
+    lr_conn_io *io = conn_io(c);
     if (!io) {
         lr_conn_abort(sh, c);
         return;
     }
     lr_buf_free(&io->out);
     io->out_off = 0;
-    if (c->pend.len) {
-        io->out = c->pend;
-        c->pend = (lr_buf){0};
+    if (io->pend.len) {
+        io->out = io->pend;
+        io->pend = (lr_buf){0};
     }
     if (due) {
         c->flags &= ~LR_CF_DUE; /* fill sets it again when send_max cut it short */
@@ -624,7 +659,7 @@ void lr_conn_on_send(lr_shard *sh, lr_conn *c, int res)
     }
     lr_buf_free(&io->out);
     io->out_off = 0;
-    if (c->pend.len || (c->flags & (LR_CF_DUE | LR_CF_FLUSH_CLOSE)))
+    if (io->pend.len || (c->flags & (LR_CF_DUE | LR_CF_FLUSH_CLOSE)))
         lr_conn_mark_dirty(sh, c);
     else
         io_release_if_quiet(c);
@@ -660,10 +695,8 @@ void lr_conn_flush_dirty(lr_shard *sh)
 static void send_ping(lr_shard *sh, lr_conn *c)
 {
     c->flags |= LR_CF_PINGED;
-    if (c->proto == LR_PROTO_WS) {
-        append_ws_control(c, LR_WS_OP_PING, NULL, 0);
+    if (c->proto == LR_PROTO_WS && append_ws_control(c, LR_WS_OP_PING, NULL, 0))
         lr_conn_mark_dirty(sh, c);
-    }
 }
 
 void lr_conn_sweep(lr_shard *sh)

@@ -44,14 +44,17 @@ enum {
 struct lr_member;
 
 /* What a connection needs only while bytes move: a partial input frame,
- * the send in flight, the WebSocket reassembly state. Attached on demand
- * and released as soon as the connection is quiet again, so an idle
- * connection (the common case: most viewers only listen) costs none of it. */
+ * replies waiting for the next send, the send in flight, the WebSocket
+ * reassembly state. Attached on demand and released as soon as the
+ * connection is quiet again, so an idle connection (the common case: most
+ * viewers only listen) costs none of it. */
 typedef struct lr_conn_io {
     lr_conn *conn;
-    lr_buf rx;  /* partial input, freed when empty */
-    lr_buf out; /* the send in flight */
+    lr_buf rx;   /* partial input, freed when empty */
+    lr_buf pend; /* replies and control frames waiting for the next send */
+    lr_buf out;  /* the send in flight */
     uint32_t out_off;
+    bool wsp_live; /* wsp holds a fragmented message being reassembled */
     uint64_t send_since_ms;
     lr_dlist send_node; /* on the shard's in-flight send list */
     lr_ws_parser wsp;
@@ -75,7 +78,6 @@ struct lr_conn {
     struct lr_member *rooms; /* memberships on this shard */
     char *user;              /* NULL until login; "user\0nick\0avatar\0" in one block */
     lr_conn_io *io;          /* NULL while quiet */
-    lr_buf pend;             /* replies and control frames waiting for the next send */
 };
 
 /* The nick and avatar stored after the user id (empty before login). */
@@ -147,10 +149,13 @@ void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, con
 /* Close now without sending anything more. */
 void lr_conn_abort(lr_shard *sh, lr_conn *c);
 
-/* Replies: encode into c->pend with e between begin and end; end checks the
- * encoder's sticky error (a reply that cannot be built aborts the
- * connection: the client would otherwise wait forever). */
-size_t lr_conn_reply_begin(lr_conn *c);
+/* The buffer of replies waiting for the next send (attaching the I/O
+ * state); NULL when out of memory. */
+lr_buf *lr_conn_out(lr_conn *c);
+/* Replies: begin sets e up to encode one into the replies, end frames it
+ * and checks the encoder's sticky error (a reply that cannot be built
+ * aborts the connection: the client would otherwise wait forever). */
+size_t lr_conn_reply_begin(lr_shard *sh, lr_conn *c, lr_enc *e);
 void lr_conn_reply_end(lr_shard *sh, lr_conn *c, size_t off, lr_enc *e);
 /* Append already framed bytes (from another shard) to the replies. */
 void lr_conn_reply_raw(lr_shard *sh, lr_conn *c, const void *p, size_t len);

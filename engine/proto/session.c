@@ -27,9 +27,8 @@ static void copy_id(char *dst, size_t cap, lr_str s)
 /* {"op":"ok","id":id,"user":user} */
 static void reply_login_ok(lr_shard *sh, lr_conn *c, uint64_t id)
 {
-    size_t off = lr_conn_reply_begin(c);
     lr_enc e;
-    lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+    size_t off = lr_conn_reply_begin(sh, c, &e);
     lr_enc_map(&e, 3);
     lr_enc_key(&e, "op");
     lr_enc_cstr(&e, "ok");
@@ -277,9 +276,8 @@ static int handle(lr_shard *sh, lr_conn *c, const lr_req *r)
 {
     switch (r->op) {
     case LR_OP_PING: {
-        size_t off = lr_conn_reply_begin(c);
         lr_enc e;
-        lr_enc_init(&e, &c->pend, c->fmt == LR_FMT_JSON);
+        size_t off = lr_conn_reply_begin(sh, c, &e);
         lr_enc_map(&e, 2);
         lr_enc_key(&e, "op");
         lr_enc_cstr(&e, "pong");

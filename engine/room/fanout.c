@@ -31,9 +31,7 @@ static lr_lroom *lroom_get(lr_shard *sh, const char *id)
     if (lr) return lr;
     lr = calloc(1, sizeof(*lr));
     if (!lr) return NULL;
-    uint32_t cap = 8;
-    while (cap < sh->cfg->room_ring)
-        cap <<= 1;
+    uint32_t cap = LR_LROOM_MIN_RING;
     lr->ring = calloc(cap, sizeof(*lr->ring));
     if (!lr->ring) {
         free(lr);
@@ -45,6 +43,29 @@ static lr_lroom *lroom_get(lr_shard *sh, const char *id)
     lr->node.hash = lr_hash(id, len);
     lr_map_put(&sh->lrooms, &lr->node);
     return lr;
+}
+
+/* The most frames a replica holds: room-ring rounded up to a power of 2. */
+static uint32_t ring_max(const lr_shard *sh)
+{
+    uint32_t cap = LR_LROOM_MIN_RING;
+    while (cap < sh->cfg->room_ring)
+        cap <<= 1;
+    return cap;
+}
+
+/* Move the frames [tail, head) into a ring of cap slots (a power of two
+ * they fit in). False when out of memory: the old ring stays. */
+static bool ring_resize(lr_lroom *lr, uint32_t cap)
+{
+    lr_frame **ring = calloc(cap, sizeof(*ring));
+    if (!ring) return false;
+    for (uint64_t i = lr->tail; i < lr->head; i++)
+        ring[i & (cap - 1)] = lr->ring[i & (lr->cap - 1)];
+    free(lr->ring);
+    lr->ring = ring;
+    lr->cap = cap;
+    return true;
 }
 
 static void release_to(lr_lroom *lr, uint64_t upto)
@@ -190,7 +211,10 @@ void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
         lr_frame_unref(f);
         return;
     }
-    if (lr->head - lr->tail == lr->cap) release_to(lr, lr->tail + 1);
+    /* a replica's ring grows with its backlog, up to room-ring frames */
+    if (lr->head - lr->tail == lr->cap &&
+        (lr->cap >= ring_max(sh) || !ring_resize(lr, lr->cap * 2)))
+        release_to(lr, lr->tail + 1);
     lr->ring[lr->head & (lr->cap - 1)] = f;
     lr->head++;
     /* An idle shard, or a room quiet for longer than the batching delay,
@@ -317,11 +341,15 @@ void lr_fanout_sweep(lr_shard *sh)
     uint32_t it;
     for (lr_map_node *n = lr_map_first(&sh->lrooms, &it); n; n = lr_map_next(&sh->lrooms, &it, n)) {
         lr_lroom *lr = LR_CONTAINER_OF(n, lr_lroom, node);
-        if (lr->tail == lr->head) continue;
-        uint64_t min = lr->head;
-        for (lr_member *mb = lr->members; mb; mb = mb->next)
-            if (mb->cursor < min) min = mb->cursor;
-        release_to(lr, min);
+        if (lr->tail < lr->head) {
+            uint64_t min = lr->head;
+            for (lr_member *mb = lr->members; mb; mb = mb->next)
+                if (mb->cursor < min) min = mb->cursor;
+            release_to(lr, min);
+        }
+        /* the ring shrinks back once the backlog is gone */
+        if (lr->cap > LR_LROOM_MIN_RING && lr->head - lr->tail <= lr->cap / 4)
+            ring_resize(lr, lr->cap / 2);
     }
 }
 
@@ -375,11 +403,12 @@ static void member_drain(lr_shard *sh, lr_member *mb)
     lr_conn *c = mb->conn;
     lr_lroom *lr = mb->room;
     if (mb->cursor < lr->tail) mb->cursor = lr->tail;
+    lr_buf *o = lr_conn_out(c);
     for (; mb->cursor < lr->head; mb->cursor++) {
         lr_frame *f = lr->ring[mb->cursor & (lr->cap - 1)];
         if (f->src_gen && f->src_gen == c->gen && f->src_slot == c->slot && f->src_shard == sh->id)
             continue;
-        lr_buf_append(&c->pend, f->data + f->off[c->fmt], f->len[c->fmt]);
+        if (o) lr_buf_append(o, f->data + f->off[c->fmt], f->len[c->fmt]);
     }
     lr_conn_mark_dirty(sh, c);
 }
@@ -421,8 +450,7 @@ void lr_fanout_on_broadcast(lr_shard *sh, lr_imsg *im)
     for (uint32_t i = 0; i < sh->nfiles; i++) {
         lr_conn *c = sh->conns[i];
         if (!c || !c->nrooms || (c->flags & LR_CF_CLOSING)) continue;
-        lr_buf_append(&c->pend, f->data + f->off[c->fmt], f->len[c->fmt]);
-        lr_conn_mark_dirty(sh, c);
+        lr_conn_reply_raw(sh, c, f->data + f->off[c->fmt], f->len[c->fmt]);
         atomic_fetch_add_explicit(&sh->st.deliveries, 1, memory_order_relaxed);
     }
     lr_frame_unref(f);

@@ -51,6 +51,8 @@ typedef struct lr_member {
     uint64_t cursor;               /* next frame index to send */
 } lr_member;
 
+#define LR_LROOM_MIN_RING 8 /* slots of a replica's ring when it holds few frames */
+
 typedef struct lr_lroom {
     lr_map_node node;
     char id[LR_MAX_ROOM_ID + 1];
@@ -124,11 +126,12 @@ typedef struct lr_profile {
 /* A user on its home shard: connections (device limit) and send times. */
 typedef struct lr_user_conn {
     lr_conn_ref ref;
-    uint64_t login_ms;
+    uint32_t login_ms; /* low bits of the shard clock: compared wrap-safe */
 } lr_user_conn;
 
 /* One allocation, sized to the id: the struct, the id, then the
- * connections (one device is the common case, so a user is one small block). */
+ * connections (one device is the common case, so a user is one small block:
+ * 64 bytes for an id of up to 15 characters). */
 typedef struct lr_user {
     lr_map_node node;
     uint16_t nconns, cap;
@@ -139,7 +142,7 @@ typedef struct lr_user {
 
 static inline size_t lr_user_conns_off(size_t idlen)
 {
-    return (offsetof(lr_user, id) + idlen + 1 + 7) & ~(size_t)7;
+    return (offsetof(lr_user, id) + idlen + 1 + 3) & ~(size_t)3;
 }
 static inline lr_user_conn *lr_user_conns(lr_user *u)
 {

@@ -105,11 +105,12 @@ void lr_user_on_login(lr_shard *sh, lr_imsg *im)
     /* logins arrive in order per shard but not across shards: keep the list
      * sorted by login time so "oldest" is the first */
     uint32_t i = u->nconns;
-    while (i > 0 && conns[i - 1].login_ms > m->login_ms) {
+    uint32_t login = (uint32_t)m->login_ms;
+    while (i > 0 && (int32_t)(conns[i - 1].login_ms - login) > 0) {
         conns[i] = conns[i - 1];
         i--;
     }
-    conns[i] = (lr_user_conn){m->conn, m->login_ms};
+    conns[i] = (lr_user_conn){m->conn, login};
     u->nconns++;
     while (u->nconns > sh->cfg->device_limit) {
         kick(sh, conns[0].ref, LR_ERR_KICKED_OFFLINE,
