@@ -10,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libxxhash-dev
       libmsgpack-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev libhiredis-dev libcmocka-dev python3 python3-websockets
-      redis-server nodejs npm clang libclang-rt-14-dev prometheus chromium)
+      redis-server nodejs npm clang libclang-rt-14-dev prometheus chromium iproute2)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -81,6 +81,8 @@ static const opt opts[] = {
     O("slow-lag", T_U32, slow_lag, 1, 65536, "frames behind before low priorities are skipped"),
     O("slow-timeout-ms", T_U32, slow_timeout_ms, 100, 3600000, "unwritable this long: close 1013"),
     O("send-max", T_U32, send_max, 4096, 16777216, "bytes per send"),
+    O("sndbuf", T_U32, sndbuf, 0, 16777216,
+      "kernel send buffer per client socket (SO_SNDBUF; 0: autotuning)"),
 };
 
 void lr_config_defaults(lr_config *c)
@@ -125,6 +127,7 @@ void lr_config_defaults(lr_config *c)
     c->slow_lag = 64;
     c->slow_timeout_ms = 10000;
     c->send_max = 16 * 1024; /* bounds what a connection that does not read holds */
+    c->sndbuf = 32 * 1024;   /* the same in the kernel (which doubles it) */
 }
 
 static const opt *find(const char *key)

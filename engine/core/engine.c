@@ -71,13 +71,22 @@ static int port_free(const char *addr, uint16_t port, char *err, size_t errcap)
     return 0;
 }
 
-static int listen_socket(const char *addr, uint16_t port, char *err, size_t errcap)
+/* sndbuf: SO_SNDBUF of the accepted sockets, 0 leaves the kernel's
+ * autotuning (which lets one connection that stops reading hold up to
+ * tcp_wmem's maximum, 4 MiB, of kernel memory). */
+static int listen_socket(const char *addr, uint16_t port, uint32_t sndbuf, char *err, size_t errcap)
 {
     int fd = bound_socket(addr, port, true, err, errcap);
     if (fd < 0) return -1;
     int one = 1;
-    /* accepted sockets inherit it: a push must not wait for Nagle */
+    /* accepted sockets inherit both: a push must not wait for Nagle */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int sb = (int)sndbuf;
+    if (sb && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)) != 0) {
+        snprintf(err, errcap, "SO_SNDBUF %u: %s", sndbuf, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (listen(fd, 4096) != 0) {
         snprintf(err, errcap, "listen on %s:%u: %s", addr, port, strerror(errno));
         close(fd);
@@ -286,7 +295,7 @@ int lr_engine_start(lr_engine *e, char *err, size_t errcap)
         uint16_t port = ports[k];
         if (port_free(cfg->bind, port, err, errcap) != 0) return -1;
         for (uint32_t i = 0; i < e->nshards; i++) {
-            int fd = listen_socket(cfg->bind, port, err, errcap);
+            int fd = listen_socket(cfg->bind, port, cfg->sndbuf, err, errcap);
             if (fd < 0) return -1;
             if (port == 0) port = bound_port(fd); /* the other shards share it */
             e->shards[i].listeners[k] =
@@ -300,7 +309,7 @@ int lr_engine_start(lr_engine *e, char *err, size_t errcap)
     if (e->nthreads > e->nshards) {
         lr_shard *ash = &e->shards[e->nshards];
         if (port_free(cfg->admin_bind, cfg->admin_port, err, errcap) != 0) return -1;
-        int fd = listen_socket(cfg->admin_bind, cfg->admin_port, err, errcap);
+        int fd = listen_socket(cfg->admin_bind, cfg->admin_port, 0, err, errcap);
         if (fd < 0) return -1;
         ash->listeners[0] = (lr_listener){.fd = fd, .kind = LR_LISTEN_ADMIN, .sh = ash};
         e->admin_port = bound_port(fd);

@@ -69,6 +69,7 @@ typedef struct lr_config {
     uint32_t slow_lag;            /* frames behind before low/lowest are skipped, default 64 */
     uint32_t slow_timeout_ms;     /* unwritable this long: close 1013, default 10000 */
     uint32_t send_max;            /* bytes put into one send, default 16384 */
+    uint32_t sndbuf;              /* SO_SNDBUF of client sockets, default 32768, 0 = kernel's */
 } lr_config;
 
 void lr_config_defaults(lr_config *cfg);
