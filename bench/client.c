@@ -512,8 +512,12 @@ static void pub_ack(bench_worker *w, bench_conn *c, const bench_push *m, bool ok
     }
     if (w->acklog && ok) {
         if (w->nacklog < w->acklog_cap)
-            w->acklog[w->nacklog++] =
-                (bench_ack_ev){now, passed ? m->seq : 0, (uint8_t)pri, (uint8_t)!passed};
+            w->acklog[w->nacklog++] = (bench_ack_ev){.at_us = now,
+                                                     .seq = passed ? m->seq : 0,
+                                                     .pri = (uint8_t)pri,
+                                                     .limited = (uint8_t)!passed,
+                                                     .held = m->held,
+                                                     .time_ms = m->time_ms};
         else
             BENCH_ADD(w->st.acklog_full, 1);
     }

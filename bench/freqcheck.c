@@ -7,12 +7,19 @@
  * delivered" (rule 5). It also builds the priority pattern publishers send.
  *
  * Windows are not visible on the wire, so rule 3 reconstructs them: the
- * messages passed at one window's close carry the same engine `time` and a
- * burst of acks; a drop belongs to the first close the bench saw after its
- * ack. Acks of different connections travel different paths, so a drop
- * whose ack arrived closer to a close than the worst spread observed within
- * any single close is called ambiguous and left out rather than guessed.
- * It must never report a violation the engine did not commit because of
+ * messages passed at one window's close carry the same engine `time`. A
+ * drop happens while its window is open (frequency control keeps only the
+ * best of a window and drops the rest as they come), so it belongs to the
+ * first close after it. When the acks carry the engine's `time` of the
+ * decision and `held` for passes that waited for a close (liveroom's do),
+ * that is read off the engine's clock: a drop stamped within a millisecond
+ * of a close is called ambiguous and left out, and a message that passed
+ * at once right after a close (the window ended with a token to spare) is
+ * not taken for one of the close's. Otherwise the bench's own arrival times are all there is: a
+ * drop belongs to the first close the bench saw after its ack, and since acks of different
+ * connections travel different paths (a loaded machine delays one shard's acks more than
+ * another's), a drop whose ack arrived closer to a close than the worst spread observed within any
+ * single close is ambiguous. It must never report a violation the engine did not commit because of
  * that uncertainty. No I/O, no clock, no global state.
  */
 #include "freqcheck.h"
@@ -114,10 +121,10 @@ static void check_rule1(const bench_freq_in *in, const bench_seq_time *st, size_
 typedef struct cluster {
     uint64_t seq_lo, seq_hi;
     int64_t t_lo, t_hi;
-    uint64_t amin, amax; /* ack arrivals of its passes */
-    uint32_t npass;
-    int worst_pass; /* highest lr_pri value passed; -1 none */
-    int best_drop;  /* lowest lr_pri value dropped and attributed; -1 none */
+    uint64_t amin, amax;   /* ack arrivals of its passes */
+    uint32_t npass, nheld; /* passes; those that waited for this close */
+    int worst_pass;        /* highest lr_pri value passed at the close; -1 none */
+    int best_drop;         /* lowest lr_pri value dropped and attributed; -1 none */
 } cluster;
 
 typedef struct seen_close {
@@ -149,6 +156,24 @@ static bool is_close(const cluster *c)
     return c->npass > 0 && c->t_hi - c->t_lo <= CLOSE_SPAN_MS;
 }
 
+/* The window close a drop stamped t (engine ms) belongs to: the first
+ * cluster of passes after t, when it is a close and t is more than a
+ * millisecond away from every cluster's stamps (a drop in the same ms as a
+ * close may have come just before or just after it). ncl when none. */
+static size_t close_after(const cluster *cl, size_t ncl, int64_t t)
+{
+    size_t lo = 0, hi = ncl;
+    while (lo < hi) { /* first cluster whose stamps reach t - 1 */
+        size_t mid = (lo + hi) / 2;
+        if (cl[mid].t_hi < t - 1)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == ncl || cl[lo].t_lo <= t + 1 || !is_close(&cl[lo]) || !cl[lo].nheld) return ncl;
+    return lo;
+}
+
 static int check_rule3(const bench_freq_in *in, const bench_ack_ev *acks, size_t nacks,
                        const bench_seq_time *st, size_t nst, bench_freq_out *o)
 {
@@ -178,6 +203,12 @@ static int check_rule3(const bench_freq_in *in, const bench_ack_ev *acks, size_t
         c->seq_hi = st[i].seq;
         if (st[i].time_ms > c->t_hi) c->t_hi = st[i].time_ms;
     }
+    /* acks that carry the engine's time also say which passes waited for
+     * a close (`held`); one that passed at once in the same millisecond
+     * (the window before ended with a token to spare) belongs to no window */
+    bool stamped = nacks > 0;
+    for (size_t a = 0; a < nacks; a++)
+        if (!acks[a].time_ms) stamped = false;
     for (size_t a = 0; a < nacks; a++) {
         if (acks[a].limited || !acks[a].seq) continue;
         size_t k = cluster_of_seq(cl, ncl, acks[a].seq);
@@ -186,6 +217,8 @@ static int check_rule3(const bench_freq_in *in, const bench_ack_ev *acks, size_t
         c->npass++;
         if (acks[a].at_us < c->amin) c->amin = acks[a].at_us;
         if (acks[a].at_us > c->amax) c->amax = acks[a].at_us;
+        if (stamped && !acks[a].held) continue;
+        c->nheld++;
         if ((int)acks[a].pri > c->worst_pass) c->worst_pass = acks[a].pri;
     }
     double margin = BENCH_FREQ_MIN_MARGIN_MS;
@@ -215,6 +248,17 @@ static int check_rule3(const bench_freq_in *in, const bench_ack_ev *acks, size_t
     for (size_t a = 0; a < nacks; a++) {
         owner[a] = UINT32_MAX;
         if (!acks[a].limited) continue;
+        if (stamped) {
+            size_t k = close_after(cl, ncl, acks[a].time_ms);
+            if (k == ncl) {
+                o->drops_ambiguous++;
+                continue;
+            }
+            owner[a] = (uint32_t)k;
+            o->drops_attributed++;
+            if (cl[k].best_drop < 0 || acks[a].pri < cl[k].best_drop) cl[k].best_drop = acks[a].pri;
+            continue;
+        }
         uint64_t at = acks[a].at_us;
         /* first close seen after this drop's ack */
         size_t lo = 0, hi = nord;

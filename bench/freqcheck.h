@@ -19,6 +19,9 @@ typedef struct bench_ack_ev {
     uint64_t seq;   /* 0 when limited */
     uint8_t pri;    /* lr_pri sent */
     uint8_t limited;
+    uint8_t held;    /* passed at a window's close (the ack's `held`) */
+    int64_t time_ms; /* the ack's `time`: when the engine passed or dropped it
+                        (engine clock, ms); 0 when the ack carries none */
 } bench_ack_ev;
 
 /* One delivered message as a receiver saw it: its room seq and the `time`

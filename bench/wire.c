@@ -114,6 +114,8 @@ static void push_field(bench_push *m, const char *k, size_t kl, const scan_val *
         if (v->kind == V_INT) m->code = v->i;
     } else if (KEY_IS("limited")) {
         if (v->kind == V_BOOL) m->limited = v->b;
+    } else if (KEY_IS("held")) {
+        if (v->kind == V_BOOL) m->held = v->b;
     } else if (KEY_IS("time")) {
         if (v->kind == V_UINT) m->time_ms = (int64_t)v->u;
         if (v->kind == V_INT) m->time_ms = v->i; /* msgpack may write it signed */

@@ -44,6 +44,7 @@ typedef struct bench_push {
     bool has_body;
     int64_t code;
     bool limited;
+    bool held;       /* a send's ok: passed at the close of a window */
     int64_t time_ms; /* a push's `time` (engine wall clock, ms); 0 when absent */
 } bench_push;
 

@@ -69,6 +69,7 @@ typedef struct lr_im_send {
     bool admin;      /* a REST send_group_msg: answered to the admin loop */
     bool hooked;     /* the before-send callback has been asked */
     bool outsider;   /* the sender is not in the room: only the error is wanted */
+    bool held;       /* passed at the close of a frequency-control window */
     uint8_t verdict; /* its answer: LR_HOOK_ALLOW / REJECT / DROP */
     uint32_t random;
     uint32_t body_len;

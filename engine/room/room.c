@@ -481,15 +481,25 @@ static void send_result(lr_shard *sh, lr_room *r, lr_im_send *m, int code, const
                           0);
         return;
     }
+    /* `time` and `held` (additions to PROTOCOL.md §3): when the message
+     * passed (the push's time) or frequency control dropped it, and whether
+     * it passed at the close of a window, so a client can tell which window
+     * a message belonged to */
     lr_reply_builder rb;
     lr_reply_start(&rb, m->fmt);
-    lr_enc_map(&rb.enc, seq ? 3 : 4);
+    lr_enc_map(&rb.enc, (seq ? 4 : 5) + (m->held ? 1 : 0));
     lr_enc_key(&rb.enc, "op");
     lr_enc_cstr(&rb.enc, "ok");
     lr_enc_key(&rb.enc, "id");
     lr_enc_u64(&rb.enc, m->req_id);
     lr_enc_key(&rb.enc, "seq");
     lr_enc_u64(&rb.enc, seq);
+    lr_enc_key(&rb.enc, "time");
+    lr_enc_i64(&rb.enc, time_ms);
+    if (m->held) {
+        lr_enc_key(&rb.enc, "held");
+        lr_enc_bool(&rb.enc, true);
+    }
     if (!seq) {
         lr_enc_key(&rb.enc, "limited");
         lr_enc_bool(&rb.enc, true);
@@ -559,8 +569,10 @@ static void close_window(lr_shard *sh, lr_room *r)
 {
     void *out[r->freq.cap ? r->freq.cap : 1];
     size_t n = lr_freq_close_window(&r->freq, sh->now_ms, out);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        ((lr_im_send *)out[i])->held = true;
         deliver(sh, r, out[i]);
+    }
     uint64_t d = lr_freq_deadline(&r->freq);
     if (d)
         lr_timer_arm(&sh->timers, &r->freq_timer, d);

@@ -136,6 +136,23 @@ class FrequencyControl(DaemonCase):
         for r in dropped:
             self.assertEqual(r.get("op"), "ok", r)
             self.assertIs(r.get("limited"), True, r)
+        # Addition (docs/PROTOCOL-NOTES.md): every ok carries `time`, the
+        # push's time for a message that passed, the drop's for one that did
+        # not; a drop happens in an open window, before the close that follows
+        pushed = {m["random"]: m["time"] for m in f.delivered}
+        first, last = min(pushed.values()), max(pushed.values())
+        for rnd, r in f.replies.items():
+            self.assertIsInstance(r.get("time"), int, r)
+            if r["seq"]:
+                self.assertEqual(r["time"], pushed[rnd], r)
+        # under overload most passes waited for a window's close (`held`);
+        # a drop is never held
+        self.assertGreater(sum(1 for r in f.replies.values() if r.get("held")), 0)
+        for r in dropped:
+            self.assertNotIn("held", r)
+        for r in dropped:  # dropped during the flood, not made up
+            self.assertGreaterEqual(r["time"], first - 100, r)
+            self.assertLessEqual(r["time"], last + 100, r)
         # §8: rate-limited messages are never in history.
         late = await self.user(d, "late", room=None)
         h = (await late.ok("join", room=f.room))["history"]

@@ -34,7 +34,12 @@ class JoinLeave(DaemonCase):
         room = room_name("seq")
         a = await self.user(self.d, "alice", room=room)
         for i in range(3):
-            self.assertEqual((await a.ok("send", room=room, body="m%d" % i))["seq"], i + 1)
+            ok = await a.ok("send", room=room, body="m%d" % i)
+            self.assertEqual(ok["seq"], i + 1)
+            # below the rate a message passes at once: `time`, no `held`
+            self.assertIsInstance(ok["time"], int)
+            self.assertNotIn("held", ok)
+            self.assertNotIn("limited", ok)
         b = await self.user(self.d, "bob")
         r = await b.ok("join", room=room)
         self.assertEqual(r["seq"], 3)
