@@ -119,14 +119,21 @@ static lr_conn *dequeue(lr_conn **head)
 
 void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c)
 {
-    if (c->flags & (LR_CF_DIRTY | LR_CF_DEAD)) return;
+    if (c->flags & (LR_CF_DIRTY | LR_CF_DEAD | LR_CF_HOLD)) return;
     enqueue(&sh->dirty_head, &sh->dirty_tail, c);
+}
+
+void lr_conn_unhold(lr_shard *sh, lr_conn *c)
+{
+    if (!(c->flags & LR_CF_HOLD)) return;
+    c->flags &= ~LR_CF_HOLD;
+    lr_conn_mark_dirty(sh, c);
 }
 
 void lr_conn_mark_due(lr_shard *sh, lr_conn *c)
 {
     c->flags |= LR_CF_DUE;
-    if (c->flags & (LR_CF_DIRTY | LR_CF_DEAD)) return; /* its send takes the frames */
+    if (c->flags & (LR_CF_DIRTY | LR_CF_DEAD | LR_CF_HOLD)) return; /* its send takes them */
     enqueue(&sh->due_head, &sh->due_tail, c);
 }
 
@@ -244,6 +251,7 @@ static bool append_ws_control(lr_conn *c, int opcode, const uint8_t *payload, si
 void lr_conn_close(lr_shard *sh, lr_conn *c, uint16_t ws_code, int bye_code, const char *msg)
 {
     if (c->flags & (LR_CF_CLOSING | LR_CF_DEAD)) return;
+    c->flags &= ~LR_CF_HOLD;
     detach(sh, c);
     if (msg && (c->proto == LR_PROTO_WS || c->proto == LR_PROTO_TCP)) {
         lr_enc e;
@@ -600,6 +608,7 @@ static void shut_write(lr_shard *sh, lr_conn *c)
 
 static void start_send(lr_shard *sh, lr_conn *c)
 {
+    if (c->flags & LR_CF_HOLD) return; /* lr_conn_unhold marks it dirty again */
     bool due = (c->flags & (LR_CF_CLOSING | LR_CF_DUE)) == LR_CF_DUE;
     if (!(c->io && c->io->pend.len) && !due) {
         if (c->flags & LR_CF_FLUSH_CLOSE) goto nothing; /* the close itself is due */

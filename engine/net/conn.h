@@ -39,6 +39,7 @@ enum {
     LR_CF_ADMIN_CLOSE = 1 << 12, /* admin: close after the reply (no keep-alive) */
     LR_CF_DUE = 1 << 13,         /* room frames are due: the next send takes them */
     LR_CF_ARMED = 1 << 14,       /* its turn of the batching wheel came: due at the next frame */
+    LR_CF_HOLD = 1 << 15,        /* the 101 waits for the join riding on the upgrade */
 };
 
 struct lr_member;
@@ -130,6 +131,9 @@ static inline lr_conn_ref lr_conn_ref_of(const lr_shard *sh, const lr_conn *c)
 /* Put c on the shard's dirty list: it gets a send at the end of the turn
  * with its pending replies. */
 void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c);
+/* Let a connection whose upgrade carried a join send again: the 101 and
+ * the join's reply leave in one send instead of two. */
+void lr_conn_unhold(lr_shard *sh, lr_conn *c);
 /* The same, and the send also takes the room frames waiting for c. Frames
  * are pulled only when due (a room flush or the shard's batching wheel),
  * never just because a send completed: that is what keeps batches whole. */

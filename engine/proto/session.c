@@ -145,6 +145,8 @@ void lr_session_on_upgrade(lr_shard *sh, lr_conn *c, const lr_upgrade_login *q)
     }
     if (!rc && q->has_room && !lr_id_valid(q->room, LR_MAX_ROOM_ID)) rc = LR_ERR_BAD_ROOM_ID;
     if (!rc && q->has_room) rc = post_join(sh, c, q->room, 0, true);
+    /* the 101 waits for the join's reply (lr_fanout_on_join_ack): one send */
+    if (!rc && q->has_room) c->flags |= LR_CF_HOLD;
     if (rc) {
         lr_conn_reply_err(sh, c, 0, rc, err_text(rc));
         lr_conn_close(sh, c, LR_WS_CLOSE_POLICY, rc, err_text(rc));

@@ -106,6 +106,7 @@ void lr_fanout_on_join_ack(lr_shard *sh, lr_imsg *im)
     lr_im_join *m = (lr_im_join *)im;
     lr_conn *c = lr_conn_get(sh, m->conn);
     if (c && !m->already && c->njoining) c->njoining--;
+    if (c && m->with_user) lr_conn_unhold(sh, c); /* the 101 goes with this reply */
     if (!c) {
         /* the connection went away while the join travelled: undo it */
         if (!m->err && !m->already) post_leave(sh, m->room, m->user, false);
