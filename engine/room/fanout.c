@@ -270,9 +270,13 @@ static void arm(lr_shard *sh, lr_conn *c)
             return;
         }
     }
+    /* a slot is in the list at most once per connection; a slot whose
+     * connection closed and was reused can come twice, so the list may
+     * fill up: then everyone in it goes now */
+    if (sh->narmed == sh->nfiles) fire_armed(sh);
     if (!sh->narmed) sh->armed_since_ms = sh->now_ms;
     c->flags |= LR_CF_ARMED;
-    sh->armed[sh->narmed++] = c->slot; /* at most once per slot: the flag says so */
+    sh->armed[sh->narmed++] = c->slot;
 }
 
 void lr_fanout_wheel_tick(lr_shard *sh)
