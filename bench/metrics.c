@@ -1,8 +1,9 @@
 /*
  * metrics.c owns reading the engine's own counters from its admin port
  * (`GET /metrics`, Prometheus text): slow-consumer events, frequency-control
- * drops per priority, messages passed and deliveries. The run reads them
- * before the first connection and after the last phase, and the report
+ * drops per priority, messages passed and deliveries, and the shards'
+ * batching delays. The run reads them before the first connection and
+ * after the last phase (the delays also once a second), and the report
  * shows the difference next to what the bench counted, so a frame the
  * engine shed and did not count (or counted and did not shed) shows. It
  * runs on the main thread only, with bounded waits; a missing or slow admin
@@ -60,6 +61,26 @@ static bool sample_value(const char *p, const char *e, const char *name, const c
     return true;
 }
 
+/* The longest shard delay in liveroom_batch_delay_seconds{shard="N"} v. */
+static bool batch_delay(const char *p, const char *e, uint32_t *max_ms)
+{
+    static const char name[] = "liveroom_batch_delay_seconds{";
+    size_t nl = sizeof(name) - 1;
+    if ((size_t)(e - p) <= nl || memcmp(p, name, nl) != 0) return false;
+    const char *q = memchr(p, '}', (size_t)(e - p));
+    if (!q || q + 2 > e || q[1] != ' ') return false;
+    char num[40];
+    size_t n = (size_t)(e - q - 2) < sizeof(num) - 1 ? (size_t)(e - q - 2) : sizeof(num) - 1;
+    memcpy(num, q + 2, n);
+    num[n] = '\0';
+    char *end;
+    double v = strtod(num, &end);
+    if (end == num || v < 0 || v > 3600) return false;
+    uint32_t ms = (uint32_t)(v * 1000 + 0.5);
+    if (ms > *max_ms) *max_ms = ms;
+    return true;
+}
+
 int bench_metrics_parse(const char *text, size_t n, bench_metrics *m)
 {
     static const char *const pri_label[LR_PRI_COUNT] = {"priority=\"high\"", "priority=\"normal\"",
@@ -83,6 +104,7 @@ int bench_metrics_parse(const char *text, size_t n, bench_metrics *m)
             found += sample_value(p, e, "liveroom_messages_passed_total", NULL, &m->passed);
             found += sample_value(p, e, "liveroom_deliveries_total", NULL, &m->deliveries);
             found += sample_value(p, e, "liveroom_frequency_windows_total", NULL, &m->windows);
+            found += batch_delay(p, e, &m->batch_delay_ms);
         }
         p = e + 1;
     }

@@ -167,6 +167,8 @@ static void print_metrics(const bench_run *run, FILE *out)
             (unsigned long long)delta(a->slow_skipped, b->slow_skipped),
             (unsigned long long)delta(a->slow_overrun, b->slow_overrun),
             (unsigned long long)delta(a->slow_closed, b->slow_closed));
+    fprintf(out, "  batching      longest delay %u ms (read once a second)\n",
+            r->batch_delay_max_ms);
 }
 
 void bench_report_print(const bench_run *run, FILE *out)
@@ -444,8 +446,8 @@ int bench_report_json(const bench_run *run, const char *path)
     if (c->admin_port && r->m0.ok && r->m1.ok) {
         const bench_metrics *a = &r->m0, *b = &r->m1;
         json_object_set_new(root, "engine_metrics",
-                            json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "passed",
-                                      JI(delta(a->passed, b->passed)), "deliveries",
+                            json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:I}",
+                                      "passed", JI(delta(a->passed, b->passed)), "deliveries",
                                       JI(delta(a->deliveries, b->deliveries)), "frequency_windows",
                                       JI(delta(a->windows, b->windows)), "frequency_dropped",
                                       "high", JI(delta(a->freq_dropped[0], b->freq_dropped[0])),
@@ -455,7 +457,8 @@ int bench_report_json(const bench_run *run, const char *path)
                                       "slow_consumer", "skipped_low",
                                       JI(delta(a->slow_skipped, b->slow_skipped)), "overrun",
                                       JI(delta(a->slow_overrun, b->slow_overrun)), "closed",
-                                      JI(delta(a->slow_closed, b->slow_closed))));
+                                      JI(delta(a->slow_closed, b->slow_closed)),
+                                      "batch_delay_max_ms", JI(r->batch_delay_max_ms)));
     }
     if (r->baseline_ok)
         json_object_set_new(root, "baseline",

@@ -19,7 +19,8 @@
 #define TICK_US 50000     /* how often the main thread looks */
 #define SAMPLE_US 1000000 /* how often it records a sample */
 #define METRICS_TIMEOUT_S 2.0
-#define RESUME_QUIET_US 500000 /* slow readers got nothing new this long: done */
+#define METRICS_SAMPLE_TIMEOUT_S 0.2 /* once a second: a slow reply is skipped */
+#define RESUME_QUIET_US 500000       /* slow readers got nothing new this long: done */
 
 /* SIGINT cuts the current phase short and still prints the report; a signal
  * handler can only reach a file-scope flag. */
@@ -86,6 +87,12 @@ static void take_sample(bench_run *run, bool force)
         }
     }
     s->self_cpu = bench_proc_sample(0).cpu_s;
+    bench_metrics m;
+    if (run->res.m0.ok &&
+        bench_metrics_fetch(run->cfg.host, run->cfg.admin_port, METRICS_SAMPLE_TIMEOUT_S, &m) ==
+            0 &&
+        m.batch_delay_ms > run->res.batch_delay_max_ms)
+        run->res.batch_delay_max_ms = m.batch_delay_ms;
     s->engine_sendq = 0;
     if (run->cfg.slow_pct > 0) {
         /* a slow reader's frames pile up in the kernel, where RSS cannot see

@@ -103,6 +103,18 @@ class BenchScenarios(DaemonCase):
                 x, y = (float(v) for v in pt.split(","))
                 self.assertGreaterEqual(y, 0)
 
+    async def test_a_shard_that_batches_delivers_everything_in_order(self):
+        # 5,000 receivers of 40 msg/s on one shard need ~200,000 sends a
+        # second unbatched: the controller must batch (fanout-delay-ms),
+        # and the wheel, the armed connections and the drain after the last
+        # frame must still bring every message, once, in seq order
+        d = self.daemon("--shards", "1")
+        rep = self.run_bench(d, "--scenario", "stadium", "--conns", "5000", "--duration", "3")
+        self.assert_joined_and_lossless(rep)
+        self.assertGreater(self.fig(rep, "engine_metrics", "batch_delay_max_ms"), 0,
+                           rep["_stdout"])
+        self.assertIn("batching      longest delay", rep["_stdout"])
+
     async def test_overload_delivers_by_priority_as_protocol_section_6_says(self):
         d = self.daemon()  # the engine's defaults: rate 40, 100-ms windows
         rep = self.run_bench(d, "--scenario", "overload", "--conns", "5", "--duration", "3")

@@ -1,7 +1,8 @@
 /*
  * test_bench_metrics.c proves the bench reads the engine's own counters
  * from /metrics text as the engine writes it: slow-consumer events by kind,
- * frequency drops by priority, messages passed and deliveries; a label is
+ * frequency drops by priority, messages passed and deliveries, the longest
+ * of the shards' batching delays; a label is
  * matched whole (kind="overrun" is not kind="overrun_total"), comments are
  * skipped, and text without any of them is an error, not zeros. The bench
  * is one executable, so its sources are compiled in here.
@@ -28,7 +29,10 @@ static const char text[] = "# HELP liveroom_deliveries_total Pushes copied to a 
                            "liveroom_slow_consumer_events_total{kind=\"skipped_low\"} 12\n"
                            "liveroom_slow_consumer_events_total{kind=\"overrun\"} 3\n"
                            "liveroom_slow_consumer_events_total{kind=\"closed\"} 1000\n"
-                           "liveroom_frequency_windows_total 5\n";
+                           "liveroom_frequency_windows_total 5\n"
+                           "liveroom_batch_delay_seconds{shard=\"0\"} 0.2\n"
+                           "liveroom_batch_delay_seconds{shard=\"1\"} 0.45\n"
+                           "liveroom_batch_delay_seconds{shard=\"2\"} 0\n";
 
 static void engine_counters_are_read_by_name_and_label(void **state)
 {
@@ -46,6 +50,7 @@ static void engine_counters_are_read_by_name_and_label(void **state)
     assert_int_equal(m.slow_overrun, 3);
     assert_int_equal(m.slow_closed, 1000);
     assert_int_equal(m.windows, 5);
+    assert_int_equal(m.batch_delay_ms, 450); /* the longest shard's, in ms */
 }
 
 static void text_without_engine_counters_is_an_error(void **state)
