@@ -252,7 +252,7 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
             if (f == 2)
                 for (uint32_t j = 0; j < e->nthreads; j++)
                     v += s->in[j] ? lr_spsc_depth(s->in[j]) : 0;
-            if (f == 3) v = s->batch_delay_ms / 1000.0;
+            if (f == 3) v = s->batch.delay_ms / 1000.0;
             if (per_shard[f].gauge)
                 lr_prom_gauge(out, per_shard[f].name, per_shard[f].help, l, v);
             else

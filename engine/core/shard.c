@@ -235,13 +235,13 @@ static void adapt_cb(void *owner, lr_timer *t)
     if (span > 0) {
         double cpu = (double)(cpu_us - sh->cpu_window_start_us) / (double)span;
         double load = 1.0 - (double)(sh->idle_us < span ? sh->idle_us : span) / (double)span;
+        uint32_t was = sh->batch.delay_ms;
         uint32_t d =
             lr_batch_sample(&sh->batch, cpu, load, deliveries - sh->deliveries_window_start,
                             sends - sh->sends_window_start);
-        if (d != sh->batch_delay_ms)
+        if (d != was)
             LR_DEBUG("event=batch_delay shard=%u delay_ms=%u was=%u cpu=%.2f load=%.2f fps=%.1f",
-                     sh->id, d, sh->batch_delay_ms, sh->batch.cpu, sh->batch.load, sh->batch.fps);
-        sh->batch_delay_ms = d;
+                     sh->id, d, was, sh->batch.cpu, sh->batch.load, sh->batch.fps);
     }
     sh->idle_us = 0;
     sh->busy_window_start_us = now_us;
@@ -261,7 +261,7 @@ static void wheel_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
     lr_fanout_wheel_tick(sh);
-    uint64_t turn_us = (uint64_t)(sh->batch_delay_ms ? sh->batch_delay_ms : 256) * 1000;
+    uint64_t turn_us = (uint64_t)(sh->batch.delay_ms ? sh->batch.delay_ms : 256) * 1000;
     uint64_t now_us = sh->now_ms * 1000;
     sh->wheel_due_us += turn_us / LR_WHEEL_SLOTS;
     if (sh->wheel_due_us + turn_us / LR_WHEEL_SLOTS < now_us)

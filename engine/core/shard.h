@@ -200,9 +200,8 @@ struct lr_shard {
     struct lr_lroom *flush_head; /* replicas to flush this turn */
 
     /* batching controller state */
-    lr_batch batch;
-    uint32_t batch_delay_ms; /* = batch.delay_ms */
-    uint64_t idle_us;        /* wall time blocked waiting for events this interval */
+    lr_batch batch;   /* batch.delay_ms: how long room frames may wait now */
+    uint64_t idle_us; /* wall time blocked waiting for events this interval */
     uint64_t busy_window_start_us, cpu_window_start_us;
     uint64_t deliveries_window_start, sends_window_start;
 

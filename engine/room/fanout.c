@@ -222,9 +222,9 @@ void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
      * flushes at once. Otherwise the shard's wheel takes each member within
      * the delay, at a phase of its own, so sends spread evenly over time
      * instead of leaving in one burst per room. */
-    bool quiet = sh->now_ms - lr->last_frame_ms >= sh->batch_delay_ms;
+    bool quiet = sh->now_ms - lr->last_frame_ms >= sh->batch.delay_ms;
     lr->last_frame_ms = sh->now_ms;
-    if (sh->batch_delay_ms == 0 || quiet) queue_flush(sh, lr);
+    if (sh->batch.delay_ms == 0 || quiet) queue_flush(sh, lr);
     /* connections whose turn of the wheel came go now, so the frame just
      * arrived waits for nothing */
     fire_armed(sh);
@@ -283,7 +283,7 @@ void lr_fanout_wheel_tick(lr_shard *sh)
 {
     /* Armed connections wait for the next frame to arrive, but not for
      * long once the rooms went quiet. */
-    if (sh->narmed && sh->now_ms - sh->armed_since_ms >= sh->batch_delay_ms / 2) fire_armed(sh);
+    if (sh->narmed && sh->now_ms - sh->armed_since_ms >= sh->batch.delay_ms / 2) fire_armed(sh);
     uint32_t b = sh->wheel_pos++ % LR_WHEEL_SLOTS;
     for (uint32_t i = b; i < sh->nfiles; i += LR_WHEEL_SLOTS) {
         lr_conn *c = sh->conns[i];
