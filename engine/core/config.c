@@ -74,7 +74,7 @@ static const opt opts[] = {
     O("callback-fail-closed", T_BOOL, callback_fail_closed, 0, 1,
       "before-send rejects on timeout or error"),
     O("fanout-delay-ms", T_U32, fanout_delay_ms, 1, 10000,
-      "batching delay a busy shard takes first (frames per send vs latency)"),
+      "batching delay a busy shard takes first (at most fanout-max-delay-ms)"),
     O("fanout-max-delay-ms", T_U32, fanout_max_delay_ms, 0, 10000,
       "longest batching delay, when the first is not enough (0: never batch)"),
     O("room-ring", T_U32, room_ring, 8, 65536, "frames kept per room per shard"),
@@ -183,7 +183,8 @@ int lr_config_set(lr_config *c, const char *key, const char *value, char *err, s
     errno = 0;
     char *end;
     unsigned long long v = strtoull(value, &end, 10);
-    if (errno || end == value || *end || value[0] == '-' || v < o->min || v > o->max) {
+    /* digits only: strtoull would skip spaces and take " -1" as 2^64-1 */
+    if (errno || !isdigit((unsigned char)value[0]) || *end || v < o->min || v > o->max) {
         snprintf(err, errcap, "'%s' takes a whole number from %llu to %llu, not '%s'", o->name,
                  (unsigned long long)o->min, (unsigned long long)o->max, value);
         return -1;
