@@ -261,7 +261,8 @@ static void wheel_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
     lr_fanout_wheel_tick(sh);
-    uint64_t turn_us = (uint64_t)(sh->batch.delay_ms ? sh->batch.delay_ms : 256) * 1000;
+    uint64_t turn_us =
+        (uint64_t)(sh->batch.delay_ms ? sh->batch.delay_ms : LR_WHEEL_IDLE_TURN_MS) * 1000;
     uint64_t now_us = sh->now_ms * 1000;
     sh->wheel_due_us += turn_us / LR_WHEEL_SLOTS;
     if (sh->wheel_due_us + turn_us / LR_WHEEL_SLOTS < now_us)

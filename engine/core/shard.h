@@ -188,8 +188,9 @@ struct lr_shard {
     lr_timer adapt_timer; /* batching controller */
     lr_timer wheel_timer; /* batching wheel (room/fanout.c) */
     uint32_t wheel_pos;
-    uint64_t wheel_due_us; /* when the next tick is due, on a fixed schedule */
-    uint32_t *armed;       /* slots whose wheel turn came, due at the next frame */
+    uint64_t wheel_due_us;  /* when the next tick is due, on a fixed schedule */
+    uint64_t last_frame_ms; /* when a room frame last arrived on this shard */
+    uint32_t *armed;        /* slots whose wheel turn came, due at the next frame */
     uint32_t narmed;
     uint64_t armed_since_ms;
 

@@ -224,6 +224,7 @@ void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
      * instead of leaving in one burst per room. */
     bool quiet = sh->now_ms - lr->last_frame_ms >= sh->batch.delay_ms;
     lr->last_frame_ms = sh->now_ms;
+    sh->last_frame_ms = sh->now_ms;
     if (sh->batch.delay_ms == 0 || quiet) queue_flush(sh, lr);
     /* connections whose turn of the wheel came go now, so the frame just
      * arrived waits for nothing */
@@ -285,6 +286,11 @@ void lr_fanout_wheel_tick(lr_shard *sh)
      * long once the rooms went quiet. */
     if (sh->narmed && sh->now_ms - sh->armed_since_ms >= sh->batch.delay_ms / 2) fire_armed(sh);
     uint32_t b = sh->wheel_pos++ % LR_WHEEL_SLOTS;
+    /* Unbatched, rooms flush at once: a scan only catches what a busier
+     * moment left, so once no frame came for two turns there is nothing
+     * (an idle shard of 20,000 connections skips 78,000 lookups a second). */
+    if (sh->batch.delay_ms == 0 && sh->now_ms - sh->last_frame_ms > 2 * LR_WHEEL_IDLE_TURN_MS)
+        return;
     for (uint32_t i = b; i < sh->nfiles; i += LR_WHEEL_SLOTS) {
         lr_conn *c = sh->conns[i];
         if (c && c->rooms && !(c->flags & (LR_CF_DUE | LR_CF_CLOSING | LR_CF_ARMED)) &&

@@ -195,6 +195,7 @@ void lr_fanout_flush(lr_shard *sh);
  * shard's connections due when frames wait for them; a full turn of the
  * wheel takes the shard's batching delay. */
 #define LR_WHEEL_SLOTS 16
+#define LR_WHEEL_IDLE_TURN_MS 256 /* a turn of the wheel while no delay is needed */
 void lr_fanout_wheel_tick(lr_shard *sh);
 /* Once a second: release frames every member has passed. */
 void lr_fanout_sweep(lr_shard *sh);
