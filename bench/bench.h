@@ -208,7 +208,7 @@ typedef struct bench_worker {
     char ws_accept[32];
     uint64_t rng;
     uint64_t keepalive_tick;
-    uint64_t pub_t0_ns; /* when this worker saw the publish phase begin */
+    uint64_t pub_t0_ns; /* when the publish phase began (the run's, for every worker) */
     lr_buf scratch;     /* one request being encoded */
     lr_buf sigs;        /* pre-made UserSigs, NUL-terminated, back to back */
     uint32_t *sig_off;  /* per connection: offset of its UserSig in sigs */

@@ -1031,7 +1031,9 @@ static void worker_loop(bench_worker *w)
         if (ph == BENCH_PH_PUBLISH) {
             if (!publishing) {
                 publishing = true;
-                w->pub_t0_ns = now;
+                /* one origin for every worker: publishers spread over a
+                 * period stay spread when they live on different threads */
+                w->pub_t0_ns = run->t_pub0_us * 1000;
             }
             /* rate mode sends what is due within the slack now: thousands of
              * publishers (rooms) then cost a wake-up per slack, not per send */
