@@ -4,7 +4,8 @@
  * (publishers included in the members), refuses --conns with --members,
  * overload gets enough publisher users for the per-user limit and its
  * priority mix, slow picks exactly --slow-pct of the receivers, spread
- * evenly, and the other scenarios have no slow readers and no mix. The
+ * evenly, and the other scenarios have no slow readers and no mix; paced
+ * runs read on one thread per CPU, window runs on one. The
  * bench is one executable, so its sources are compiled in here.
  */
 #include <setjmp.h>
@@ -152,6 +153,38 @@ static void slow_picks_exactly_the_share_asked_spread_evenly(void **state)
     assert_false(bench_is_slow(&c, 9));
 }
 
+static void paced_runs_read_on_every_cpu_window_runs_on_one(void **state)
+{
+    (void)state;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t want = ncpu > 1 ? (uint32_t)(ncpu < 8 ? ncpu : 8) : 1;
+    bench_cfg c;
+    cfg_init(&c);
+    c.conns = 2000;
+    assert_int_equal(apply(&c, "stadium"), 0);
+    assert_int_equal(c.threads, want);
+
+    cfg_init(&c);
+    c.conns = 2000;
+    c.threads = 1; /* what the user says wins */
+    assert_int_equal(apply(&c, "stadium"), 0);
+    assert_int_equal(c.threads, 1);
+
+    cfg_init(&c);
+    c.conns = 10000;
+    assert_int_equal(apply(&c, "max"), 0);
+    assert_int_equal(c.threads, 1); /* the window is clocked by one thread's reads */
+
+    cfg_init(&c);
+    c.conns = 50000; /* more than one thread holds */
+    assert_int_equal(apply(&c, "max"), 0);
+    assert_int_equal(c.threads, 3);
+
+    cfg_init(&c);
+    assert_int_equal(apply(&c, "idle"), 0);
+    assert_int_equal(c.threads, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +192,7 @@ int main(void)
         cmocka_unit_test(conns_and_members_together_are_refused),
         cmocka_unit_test(overload_offers_200_per_s_in_a_mix_within_the_user_limit),
         cmocka_unit_test(slow_picks_exactly_the_share_asked_spread_evenly),
+        cmocka_unit_test(paced_runs_read_on_every_cpu_window_runs_on_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
