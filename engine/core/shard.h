@@ -190,6 +190,7 @@ struct lr_shard {
     uint32_t wheel_pos;
     uint64_t wheel_due_us;  /* when the next tick is due, on a fixed schedule */
     uint64_t last_frame_ms; /* when a room frame last arrived on this shard */
+    uint32_t frame_gap_ms;  /* the usual gap between them (smoothed) */
     uint32_t *armed;        /* slots whose wheel turn came, due at the next frame */
     uint32_t narmed;
     uint64_t armed_since_ms;

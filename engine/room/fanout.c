@@ -224,6 +224,9 @@ void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
      * instead of leaving in one burst per room. */
     bool quiet = sh->now_ms - lr->last_frame_ms >= sh->batch.delay_ms;
     lr->last_frame_ms = sh->now_ms;
+    uint64_t gap = sh->now_ms - sh->last_frame_ms;
+    if (gap > LR_FRAME_GAP_MAX_MS) gap = LR_FRAME_GAP_MAX_MS;
+    sh->frame_gap_ms = (uint32_t)((3 * (uint64_t)sh->frame_gap_ms + gap) / 4);
     sh->last_frame_ms = sh->now_ms;
     if (sh->batch.delay_ms == 0 || quiet) queue_flush(sh, lr);
     /* connections whose turn of the wheel came go now, so the frame just
@@ -282,9 +285,13 @@ static void arm(lr_shard *sh, lr_conn *c)
 
 void lr_fanout_wheel_tick(lr_shard *sh)
 {
-    /* Armed connections wait for the next frame to arrive, but not for
-     * long once the rooms went quiet. */
-    if (sh->narmed && sh->now_ms - sh->armed_since_ms >= sh->batch.delay_ms / 2) fire_armed(sh);
+    /* Armed connections wait for the next frame to arrive, but not once
+     * the rooms went quiet: when none came for twice the usual gap (the
+     * last frames of a stream must not wait for a frame that never comes),
+     * and never longer than half a delay. */
+    if (sh->narmed && (sh->now_ms - sh->armed_since_ms >= sh->batch.delay_ms / 2 ||
+                       sh->now_ms - sh->last_frame_ms > 2 * (uint64_t)sh->frame_gap_ms))
+        fire_armed(sh);
     uint32_t b = sh->wheel_pos++ % LR_WHEEL_SLOTS;
     /* Unbatched, rooms flush at once: a scan only catches what a busier
      * moment left, so once no frame came for two turns there is nothing

@@ -196,6 +196,8 @@ void lr_fanout_flush(lr_shard *sh);
  * wheel takes the shard's batching delay. */
 #define LR_WHEEL_SLOTS 16
 #define LR_WHEEL_IDLE_TURN_MS 256 /* a turn of the wheel while no delay is needed */
+/* a longer silence counts as this in the shard's usual gap between frames */
+#define LR_FRAME_GAP_MAX_MS 1000
 void lr_fanout_wheel_tick(lr_shard *sh);
 /* Once a second: release frames every member has passed. */
 void lr_fanout_sweep(lr_shard *sh);
