@@ -7,11 +7,11 @@
  *  - 0: every frame goes out at once. A shard stays here while that costs
  *    it less than LR_HOT_CPU of a core: a room of 2,000 at 40 msg/s is
  *    fanned out frame by frame with ~10 ms latency.
- *  - base (fanout-delay-ms, 180 ms): a shard that is hot at 0 goes straight
+ *  - base (fanout-delay-ms, 175 ms): a shard that is hot at 0 goes straight
  *    to base, not through small steps. A delay shorter than the gap
  *    between a room's frames batches nothing and only adds latency, and the
  *    figure of merit is frames per send: at 10,000 receivers of 40 msg/s a
- *    step to 180 ms puts ~7 frames in every send. It returns to 0 when the
+ *    step to 175 ms puts 7 frames in every send. It returns to 0 when the
  *    cost without batching, estimated as CPU x deliveries per send, would
  *    be clearly below the hot mark (the gap between LR_UNBATCH_EST and
  *    LR_HOT_CPU keeps the two from alternating).

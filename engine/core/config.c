@@ -119,7 +119,7 @@ void lr_config_defaults(lr_config *c)
     c->history_max_age_s = 86400;
     c->count_interval_ms = 2000;
     c->allow_guests = true;
-    c->fanout_delay_ms = 200;
+    c->fanout_delay_ms = 175;
     c->fanout_max_delay_ms = 1000;
     snprintf(c->callbacks, sizeof(c->callbacks), "all");
     c->callback_timeout_ms = 2000;

@@ -63,7 +63,7 @@ typedef struct lr_config {
     uint32_t callback_timeout_ms; /* default 2000 */
     bool callback_fail_closed;    /* before-send on timeout/error rejects (default: allows) */
     /* fan-out */
-    uint32_t fanout_delay_ms;     /* batching delay of a busy shard, default 200 */
+    uint32_t fanout_delay_ms;     /* batching delay of a busy shard, default 175 */
     uint32_t fanout_max_delay_ms; /* when that is not enough, up to this; default 1000 */
     uint32_t room_ring;           /* frames kept per room per shard, default 256 */
     uint32_t slow_lag;            /* frames behind before low/lowest are skipped, default 64 */

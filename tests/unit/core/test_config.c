@@ -131,7 +131,7 @@ static void defaults_are_the_documented_ones(void **state)
     assert_int_equal(c.user_rate, 20);
     assert_int_equal(c.max_rooms_per_conn, 8);
     assert_int_equal(c.max_body, 12 * 1024);
-    assert_int_equal(c.fanout_delay_ms, 200);
+    assert_int_equal(c.fanout_delay_ms, 175);
     assert_int_equal(c.fanout_max_delay_ms, 1000);
     assert_int_equal(c.send_max, 16 * 1024);
     assert_int_equal(c.sndbuf, 32 * 1024);
