@@ -23,6 +23,7 @@
 
 #define LR_SQ_ENTRIES 2048
 #define LR_CQ_ENTRIES 16384
+#define LR_BACKLOG_RETRY_MS 1 /* how soon a message for a full peer ring is tried again */
 
 struct io_uring_sqe *lr_shard_sqe(lr_shard *sh)
 {
@@ -146,6 +147,7 @@ static void begin_stop(lr_shard *sh)
     if (sh->stopping) return;
     sh->stopping = true;
     sh->stop_deadline = sh->now_ms + 4000;
+    LR_INFO("event=shard_draining shard=%u conns=%u", sh->id, sh->nconns);
     for (int k = 0; k < 2; k++) {
         lr_listener *l = &sh->listeners[k];
         if (l->fd < 0) continue;
@@ -345,23 +347,36 @@ void *lr_shard_main(void *arg)
     lr_engine_shard_ready(e, NULL);
 
     while (!sh->stopped) {
+        /* the event that says so may wait behind a busy turn's completions */
+        if (!sh->stopping && atomic_load_explicit(&e->stop, memory_order_relaxed)) begin_stop(sh);
         uint64_t next = lr_timers_next(&sh->timers);
         bool pending =
             sh->dirty_head || sh->due_head || sh->flush_head || sh->self_head || sh->reap_head;
-        for (uint32_t j = 0; j < e->nthreads && !pending; j++)
-            pending = sh->backlog_head[j];
-        struct __kernel_timespec ts = {0}, *tsp = &ts;
-        if (!pending) {
-            uint64_t now = lr_clock_ms();
-            uint64_t wait = next == UINT64_MAX ? 1000 : (next > now ? next - now : 0);
-            ts.tv_sec = (long long)(wait / 1000);
-            ts.tv_nsec = (long long)(wait % 1000) * 1000000;
-        }
+        bool blocked = false; /* messages wait for a peer's full ring */
+        for (uint32_t j = 0; j < e->nthreads && !blocked; j++)
+            blocked = sh->backlog_head[j];
         struct io_uring_cqe *cqe;
         /* submit first (the sends run in there: work), then wait (idle) */
         if (io_uring_sq_ready(&sh->ring)) io_uring_submit(&sh->ring);
         uint64_t t_wait = lr_clock_us();
-        int rc = io_uring_submit_and_wait_timeout(&sh->ring, &cqe, pending ? 0 : 1, tsp, NULL);
+        int rc;
+        if (pending) {
+            /* Work waits: no sleep, but the completions must still be run.
+             * Under DEFER_TASKRUN the kernel runs them only on an enter
+             * with GETEVENTS, which a zero-count wait with nothing to
+             * submit skips: a shard that stayed busy never saw its recvs
+             * (nor the stop event). */
+            rc = io_uring_submit_and_get_events(&sh->ring);
+        } else {
+            /* A peer's full ring is retried after a short sleep, not in a
+             * spin that takes the CPU the peer needs to drain it. */
+            uint64_t now = lr_clock_ms();
+            uint64_t wait = next == UINT64_MAX ? 1000 : (next > now ? next - now : 0);
+            if (blocked && wait > LR_BACKLOG_RETRY_MS) wait = LR_BACKLOG_RETRY_MS;
+            struct __kernel_timespec ts = {.tv_sec = (long long)(wait / 1000),
+                                           .tv_nsec = (long long)(wait % 1000) * 1000000};
+            rc = io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+        }
         uint64_t t0 = lr_clock_us();
         if (!pending) sh->idle_us += t0 - t_wait;
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
@@ -392,6 +407,7 @@ void *lr_shard_main(void *arg)
         atomic_fetch_add_explicit(&sh->st.busy_us, busy, memory_order_relaxed);
     }
     io_uring_submit(&sh->ring);
+    LR_INFO("event=shard_stopped shard=%u conns_left=%u", sh->id, sh->nconns);
     atomic_fetch_add(&e->exited, 1);
     return NULL;
 }
