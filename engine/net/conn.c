@@ -223,19 +223,25 @@ static void detach(lr_shard *sh, lr_conn *c)
     lr_session_on_close(sh, c);
 }
 
+static void cancel_op(lr_shard *sh, lr_conn *c, uint64_t user_data)
+{
+    struct io_uring_sqe *sqe = lr_shard_sqe(sh);
+    io_uring_prep_cancel64(sqe, user_data, 0);
+    sqe->user_data = LR_UD(c, LR_UD_AUX);
+    c->aux++;
+}
+
 void lr_conn_abort(lr_shard *sh, lr_conn *c)
 {
     if (c->flags & LR_CF_DEAD) return;
     detach(sh, c);
     c->flags |= LR_CF_DEAD;
     if (c->io) lr_dlist_remove(&c->io->send_node);
-    if (c->flags & (LR_CF_RECV | LR_CF_SEND)) {
-        struct io_uring_sqe *sqe = lr_shard_sqe(sh);
-        io_uring_prep_cancel_fd(sqe, (int)c->slot,
-                                IORING_ASYNC_CANCEL_FD_FIXED | IORING_ASYNC_CANCEL_ALL);
-        sqe->user_data = LR_UD(c, LR_UD_AUX);
-        c->aux++;
-    }
+    /* By user_data, which the kernel finds in its cancel hash. A cancel by
+     * slot scans every request of the ring: draining 16,000 connections of
+     * a shard made 16,000 scans of 16,000 and took 30 s at 100,000. */
+    if (c->flags & LR_CF_RECV) cancel_op(sh, c, LR_UD(c, LR_UD_RECV));
+    if (c->flags & LR_CF_SEND) cancel_op(sh, c, LR_UD(c, LR_UD_SEND));
     maybe_reap(sh, c);
 }
 
