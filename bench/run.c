@@ -305,9 +305,10 @@ static int check_freq(bench_run *run)
     size_t a = 0, b = 0;
     for (uint32_t i = 0; i < run->nworkers; i++) {
         bench_worker *w = &run->workers[i];
-        memcpy(acks + a, w->acklog, w->nacklog * sizeof(*acks));
+        /* a worker without publishers (or receivers) has no log at all */
+        if (w->nacklog) memcpy(acks + a, w->acklog, w->nacklog * sizeof(*acks));
         a += w->nacklog;
-        memcpy(st + b, w->seqlog, w->nseqlog * sizeof(*st));
+        if (w->nseqlog) memcpy(st + b, w->seqlog, w->nseqlog * sizeof(*st));
         b += w->nseqlog;
     }
     bench_freq_in in;

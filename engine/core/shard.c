@@ -360,10 +360,8 @@ void *lr_shard_main(void *arg)
         for (uint32_t j = 0; j < e->nthreads && !blocked; j++)
             blocked = sh->backlog_head[j];
         struct io_uring_cqe *cqe;
-        /* submit first (the sends run in there: work), then wait (idle) */
-        if (io_uring_sq_ready(&sh->ring)) io_uring_submit(&sh->ring);
-        uint64_t t_wait = lr_clock_us();
         int rc;
+        uint64_t t_wait = 0;
         if (pending) {
             /* Work waits: no sleep, but the completions must still be run.
              * Under DEFER_TASKRUN the kernel runs them only on an enter
@@ -372,6 +370,9 @@ void *lr_shard_main(void *arg)
              * (nor the stop event). */
             rc = io_uring_submit_and_get_events(&sh->ring);
         } else {
+            /* submit first (the sends run in there: work), then wait (idle) */
+            if (io_uring_sq_ready(&sh->ring)) io_uring_submit(&sh->ring);
+            t_wait = lr_clock_us();
             /* A peer's full ring is retried after a short sleep, not in a
              * spin that takes the CPU the peer needs to drain it. */
             uint64_t now = lr_clock_ms();
