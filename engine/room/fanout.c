@@ -101,6 +101,18 @@ static void post_leave(lr_shard *sh, const char *room, const char *user, bool ki
     lr_shard_post(sh, lr_shard_of(sh->eng, room, strlen(room)), &m->h);
 }
 
+/* Tell a room's home the connection's current nick and avatar. */
+static void post_identity(lr_shard *sh, lr_conn *c, const char *room)
+{
+    lr_im_identity *m = lr_imsg_new(LR_IM_IDENTITY, sizeof(*m));
+    if (!m) return;
+    snprintf(m->room, sizeof(m->room), "%s", room);
+    snprintf(m->user, sizeof(m->user), "%s", c->user);
+    snprintf(m->nick, sizeof(m->nick), "%s", lr_conn_nick(c));
+    snprintf(m->avatar, sizeof(m->avatar), "%s", lr_conn_avatar(c));
+    lr_shard_post(sh, lr_shard_of(sh->eng, m->room, strlen(m->room)), &m->h);
+}
+
 void lr_fanout_on_join_ack(lr_shard *sh, lr_imsg *im)
 {
     lr_im_join *m = (lr_im_join *)im;
@@ -140,6 +152,9 @@ void lr_fanout_on_join_ack(lr_shard *sh, lr_imsg *im)
         c->rooms = mb;
         c->nrooms++;
     }
+    if (!m->already && c->user &&
+        (strcmp(m->nick, lr_conn_nick(c)) || strcmp(m->avatar, lr_conn_avatar(c))))
+        post_identity(sh, c, m->room);
     lr_conn_reply_raw(sh, c, m->reply.p + m->reply_off, m->reply.len - m->reply_off);
 out:
     lr_buf_free(&m->reply);
@@ -478,7 +493,12 @@ void lr_fanout_on_profile(lr_shard *sh, lr_imsg *im)
 {
     lr_im_profile *p = (lr_im_profile *)im;
     lr_conn *c = lr_conn_get(sh, p->conn);
-    if (c && c->user)
-        lr_conn_set_identity(c, lr_str_c(c->user), lr_str_c(p->nick), lr_str_c(p->avatar));
+    /* The login's profile may come after the join it raced (a join on the
+     * upgrade leaves with the login): rooms joined already learn it here,
+     * joins still travelling when their ack comes back. */
+    if (c && c->user &&
+        lr_conn_set_identity(c, lr_str_c(c->user), lr_str_c(p->nick), lr_str_c(p->avatar)) == LR_OK)
+        for (lr_member *mb = c->rooms; mb; mb = mb->conn_next)
+            post_identity(sh, c, mb->room->id);
     free(p);
 }

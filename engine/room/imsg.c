@@ -119,4 +119,5 @@ const lr_imsg_handler lr_imsg_handlers[LR_IMSG_MAX] = {
     [LR_IM_ROOM_KICK] = lr_fanout_on_room_kick,
     [LR_IM_BROADCAST] = lr_fanout_on_broadcast,
     [LR_IM_PROFILE] = lr_fanout_on_profile,
+    [LR_IM_IDENTITY] = lr_room_on_identity,
 };

@@ -29,6 +29,7 @@ enum {
     LR_IM_ROOM_KICK,  /* room home -> member shards: remove a user (or everyone) */
     LR_IM_BROADCAST,  /* admin loop -> every shard: a broadcast frame */
     LR_IM_PROFILE,    /* user home -> conn shard: imported nick/avatar */
+    LR_IM_IDENTITY,   /* conn shard -> room home: a member's nick/avatar changed */
     LR_IM_COUNT_TYPES,
 };
 
@@ -164,6 +165,14 @@ typedef struct lr_im_profile {
     char nick[LR_MAX_NICK + 1];
     char avatar[LR_MAX_AVATAR + 1];
 } lr_im_profile;
+
+typedef struct lr_im_identity {
+    lr_imsg h;
+    char room[LR_MAX_ROOM_ID + 1];
+    char user[LR_MAX_USER_ID + 8];
+    char nick[LR_MAX_NICK + 1];
+    char avatar[LR_MAX_AVATAR + 1];
+} lr_im_identity;
 
 /* Post an admin command's result to the admin loop that asked (conn.shard).
  * extra (an object of reply fields, or NULL) is stolen. */

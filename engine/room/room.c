@@ -419,6 +419,35 @@ static void room_leave_user(lr_shard *sh, lr_room *r, const char *user, uint32_t
     }
 }
 
+void lr_room_on_identity(lr_shard *sh, lr_imsg *im)
+{
+    lr_im_identity *m = (lr_im_identity *)im;
+    lr_room *r = lr_room_find(sh, m->room);
+    size_t ul = strlen(m->user);
+    lr_map_node *n = r ? lr_map_get(&r->users, m->user, ul, lr_hash(m->user, ul)) : NULL;
+    lr_ouser *u = n ? LR_CONTAINER_OF(n, lr_ouser, node) : NULL;
+    if (!u || (!strcmp(lr_ouser_nick(u), m->nick) && !strcmp(lr_ouser_avatar(u), m->avatar))) {
+        free(m);
+        return;
+    }
+    /* the strings live in the entry: a new one takes its place in the map
+     * and in the join order */
+    size_t nl = strlen(m->nick), al = strlen(m->avatar);
+    lr_ouser *v = malloc(sizeof(*v) + ul + 1 + nl + 1 + al + 1);
+    if (v) {
+        *v = *u;
+        memcpy(v->id, m->user, ul + 1);
+        memcpy(v->id + ul + 1, m->nick, nl + 1);
+        memcpy(v->id + ul + 1 + nl + 1, m->avatar, al + 1);
+        lr_map_del(&r->users, &u->node);
+        v->order.prev->next = &v->order;
+        v->order.next->prev = &v->order;
+        lr_map_put(&r->users, &v->node);
+        free(u);
+    }
+    free(m);
+}
+
 void lr_room_on_leave(lr_shard *sh, lr_imsg *im)
 {
     lr_im_leave *m = (lr_im_leave *)im;

@@ -152,6 +152,9 @@ static inline lr_user_conn *lr_user_conns(lr_user *u)
 /* Home shard: handlers (room.c, user.c). */
 void lr_room_on_join(lr_shard *sh, lr_imsg *m);
 void lr_room_on_leave(lr_shard *sh, lr_imsg *m);
+/* A member's nick or avatar changed (an imported profile came after its
+ * join): the member list shows the new ones. */
+void lr_room_on_identity(lr_shard *sh, lr_imsg *m);
 void lr_room_on_send(lr_shard *sh, lr_imsg *m);
 void lr_room_on_query(lr_shard *sh, lr_imsg *m);
 void lr_user_on_login(lr_shard *sh, lr_imsg *m);

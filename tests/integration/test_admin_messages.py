@@ -10,7 +10,7 @@ import json
 import time
 
 from adminhttp import AdminCase, read_response, raw_socket, request_bytes, rnd, text_body
-from harness import DaemonError, Daemon, TcpConn, main, room_name
+from harness import WAIT, DaemonError, Daemon, TcpConn, main, make_usersig, room_name
 
 FAST = ("--rate", "1000", "--user-rate", "1000")
 MSG_FIELDS = ("room", "seq", "from", "nick", "avatar", "type", "pri", "body", "time", "random")
@@ -263,6 +263,41 @@ class AccountImport(AdminCase):
         mem = await self.aok(d, "get_members", {"GroupId": room})
         nicks = {x["Member_Account"]: x["NickName"] for x in mem["MemberList"]}
         self.assertEqual(nicks.get("star"), "The Star", mem)
+
+    async def test_member_list_has_imported_nicks_whatever_came_first(self):
+        # The login's profile (from the user's home shard) and the join (to
+        # the room's) travel separately; whichever lands first, the member
+        # list must end with the imported nick. Half join on the upgrade
+        # (the join first, always), half with ops after the login.
+        d = self.daemon("--shards", "4", *FAST)
+        room = room_name("acct3")
+        names = ["imp%02d" % i for i in range(24)]
+        for n in names:
+            await self.aok(d, "account_import", {"UserID": n, "Nick": "Nick " + n,
+                                                 "FaceUrl": "https://example.com/%s.png" % n})
+
+        async def upgrade_join(n):
+            # login and join on the query string leave together: the join
+            # always reaches the room before the profile reaches the login
+            c = await self.ws(d, user=n, sig=make_usersig(n, secret=d.secret), room=room)
+            await c.wait_for(lambda m: m.get("op") == "ok" and m.get("id") == 0)
+            return c
+
+        clients = await asyncio.gather(*(upgrade_join(n) if i % 2 else self.user(d, n, room=room)
+                                         for i, n in enumerate(names)))
+        want = {n: "Nick " + n for n in names}
+        # the update is a message of its own: wait for it, bounded
+        deadline = time.monotonic() + WAIT
+        while True:
+            mem = await self.aok(d, "get_members", {"GroupId": room})
+            nicks = {x["Member_Account"]: x["NickName"] for x in mem["MemberList"]}
+            if nicks == want or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        self.assertEqual(nicks, want, mem)
+        # and a member list pushed to a client shows them too
+        r = await clients[0].ok("members", room=room)
+        self.assertEqual({m["user"]: m["nick"] for m in r["members"]}, want, r)
 
     async def test_reimport_changes_the_profile_for_the_next_login(self):
         d = self.daemon(*FAST)
