@@ -330,6 +330,27 @@ static void build_join_reply(lr_shard *sh, lr_room *r, lr_im_join *m)
     m->reply_off = start;
 }
 
+static lr_ouser *ouser_find(lr_room *r, const char *user)
+{
+    size_t ul = strlen(user);
+    lr_map_node *n = lr_map_get(&r->users, user, ul, lr_hash(user, ul));
+    return n ? LR_CONTAINER_OF(n, lr_ouser, node) : NULL;
+}
+
+/* A member entry holding "user\0nick\0avatar\0", not in any list yet. */
+static lr_ouser *ouser_new(const char *user, const char *nick, const char *avatar)
+{
+    size_t ul = strlen(user), nl = strlen(nick), al = strlen(avatar);
+    lr_ouser *u = calloc(1, sizeof(*u) + ul + 1 + nl + 1 + al + 1);
+    if (!u) return NULL;
+    memcpy(u->id, user, ul + 1);
+    memcpy(u->id + ul + 1, nick, nl + 1);
+    memcpy(u->id + ul + 1 + nl + 1, avatar, al + 1);
+    u->node.klen = (uint32_t)ul;
+    u->node.hash = lr_hash(user, ul);
+    return u;
+}
+
 void lr_room_on_join(lr_shard *sh, lr_imsg *im)
 {
     lr_im_join *m = (lr_im_join *)im;
@@ -357,25 +378,15 @@ void lr_room_on_join(lr_shard *sh, lr_imsg *im)
         if (mod && mod->banned_until_ms > lr_wall_ms()) m->err = LR_ERR_NO_PERMISSION;
     }
     if (!m->err && r && !m->already) {
-        size_t ul = strlen(m->user);
-        uint64_t h = lr_hash(m->user, ul);
-        lr_map_node *n = lr_map_get(&r->users, m->user, ul, h);
-        lr_ouser *u;
-        if (n) {
-            u = LR_CONTAINER_OF(n, lr_ouser, node);
+        lr_ouser *u = ouser_find(r, m->user);
+        if (u) {
             lr_dlist_remove(&u->order);
         } else {
-            size_t nl = strlen(m->nick), al = strlen(m->avatar);
-            u = calloc(1, sizeof(*u) + ul + 1 + nl + 1 + al + 1);
+            u = ouser_new(m->user, m->nick, m->avatar);
             if (!u) {
                 m->err = LR_ERR_INTERNAL;
                 goto reply;
             }
-            memcpy(u->id, m->user, ul + 1);
-            memcpy(u->id + ul + 1, m->nick, nl + 1);
-            memcpy(u->id + ul + 1 + nl + 1, m->avatar, al + 1);
-            u->node.klen = (uint32_t)ul;
-            u->node.hash = h;
             lr_map_put(&r->users, &u->node);
             r->count++;
             count_changed(sh, r);
@@ -401,10 +412,8 @@ reply:
 
 static void room_leave_user(lr_shard *sh, lr_room *r, const char *user, uint32_t from, bool kicked)
 {
-    size_t ul = strlen(user);
-    lr_map_node *n = lr_map_get(&r->users, user, ul, lr_hash(user, ul));
-    if (!n) return;
-    lr_ouser *u = LR_CONTAINER_OF(n, lr_ouser, node);
+    lr_ouser *u = ouser_find(r, user);
+    if (!u) return;
     atomic_fetch_add_explicit(&sh->st.leaves, 1, memory_order_relaxed);
     if (r->shard_conns[from]) r->shard_conns[from]--;
     if (r->conns) r->conns--;
@@ -423,25 +432,19 @@ void lr_room_on_identity(lr_shard *sh, lr_imsg *im)
 {
     lr_im_identity *m = (lr_im_identity *)im;
     lr_room *r = lr_room_find(sh, m->room);
-    size_t ul = strlen(m->user);
-    lr_map_node *n = r ? lr_map_get(&r->users, m->user, ul, lr_hash(m->user, ul)) : NULL;
-    lr_ouser *u = n ? LR_CONTAINER_OF(n, lr_ouser, node) : NULL;
-    if (!u || (!strcmp(lr_ouser_nick(u), m->nick) && !strcmp(lr_ouser_avatar(u), m->avatar))) {
-        free(m);
-        return;
-    }
-    /* the strings live in the entry: a new one takes its place in the map
-     * and in the join order */
-    size_t nl = strlen(m->nick), al = strlen(m->avatar);
-    lr_ouser *v = malloc(sizeof(*v) + ul + 1 + nl + 1 + al + 1);
+    lr_ouser *u = r ? ouser_find(r, m->user) : NULL;
+    lr_ouser *v = NULL;
+    if (u && (strcmp(lr_ouser_nick(u), m->nick) || strcmp(lr_ouser_avatar(u), m->avatar)))
+        v = ouser_new(m->user, m->nick, m->avatar);
     if (v) {
-        *v = *u;
-        memcpy(v->id, m->user, ul + 1);
-        memcpy(v->id + ul + 1, m->nick, nl + 1);
-        memcpy(v->id + ul + 1 + nl + 1, m->avatar, al + 1);
-        lr_map_del(&r->users, &u->node);
+        /* the strings live in the entry: the new one takes the old one's
+         * place in the map and in the join order */
+        v->nconns = u->nconns;
+        v->join_ms = u->join_ms;
+        v->order = u->order;
         v->order.prev->next = &v->order;
         v->order.next->prev = &v->order;
+        lr_map_del(&r->users, &u->node);
         lr_map_put(&r->users, &v->node);
         free(u);
     }
