@@ -252,7 +252,10 @@ static int build_series(bench_run *run)
     for (size_t k = 0; k < nout; k++) {
         bench_point *pt = &r->series[k];
         bench_hist_init(h);
-        for (size_t kk = k; kk < (k + 1 == nout ? n : k + 1); kk++)
+        /* the last point also takes any straggler after the window (a
+         * late delivery counted in the run's totals lands in a later
+         * interval: the series must add up to them) */
+        for (size_t kk = k; kk < (k + 1 == nout ? nivals : k + 1); kk++)
             for (uint32_t i = 0; i < run->nworkers; i++) {
                 bench_hist_merge(h, &run->workers[i].ivals[kk].lat);
                 pt->published += run->workers[i].ivals[kk].published;
