@@ -239,6 +239,7 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
         {"liveroom_loop_busy_seconds", "Time each shard has spent working (not waiting)", true},
         {"liveroom_ring_depth", "Messages waiting in a shard's inbound rings", true},
         {"liveroom_batch_delay_seconds", "Current fan-out batching delay of each shard", true},
+        {"liveroom_shard_connections", "Open connections of each shard", true},
     };
     for (size_t f = 0; f < LR_ARRAY_LEN(per_shard); f++) {
         for (uint32_t i = 0; i < e->nthreads; i++) {
@@ -253,6 +254,7 @@ static void render_metrics(lr_shard *sh, lr_buf *out)
                 for (uint32_t j = 0; j < e->nthreads; j++)
                     v += s->in[j] ? lr_spsc_depth(s->in[j]) : 0;
             if (f == 3) v = s->batch.delay_ms / 1000.0;
+            if (f == 4) v = (double)atomic_load(&s->st.conns);
             if (per_shard[f].gauge)
                 lr_prom_gauge(out, per_shard[f].name, per_shard[f].help, l, v);
             else

@@ -22,8 +22,9 @@
  *    grow about as 1/delay) would still be clearly below the hot marks. A longer delay costs
  * latency but bounds it; falling behind lets it grow without end.
  *
- * "Hot" is more than LR_HOT_CPU of a core, or almost never waiting for
- * events: a shard that other threads keep off the CPU (other shards, the
+ * "Hot" is more than LR_HOT_CPU of the shard's share of the cores (a
+ * whole core when there are no more shards than cores), or almost never
+ * waiting for events: a shard that other threads keep off the CPU (other shards, the
  * load generator on the same cores) uses little CPU time and still falls
  * behind. Leaving 0 reads the last two intervals or so, so that a large
  * room is batched within ~100 ms but one burst moves nothing. Every other
@@ -45,13 +46,19 @@
 #define LR_FAST 0.5         /* smoothing of the readings that leave 0 (about 2 intervals) */
 #define LR_BLOCK_N 5        /* intervals averaged for every other decision (250 ms) */
 
-void lr_batch_init(lr_batch *b, uint32_t base_ms, uint32_t max_ms)
+void lr_batch_init(lr_batch *b, uint32_t base_ms, uint32_t max_ms, double share)
 {
     *b = (lr_batch){0};
+    lr_batch_share(b, share);
     b->max_ms = max_ms;
     b->base_ms = base_ms > max_ms ? max_ms : base_ms;
     if (b->base_ms == 0) b->base_ms = max_ms; /* a busy shard must batch somewhere */
     b->fps = 1;
+}
+
+void lr_batch_share(lr_batch *b, double share)
+{
+    b->share = share > 0 && share < 1 ? share : 1;
 }
 
 static uint32_t change(lr_batch *b, uint32_t d)
@@ -76,7 +83,8 @@ uint32_t lr_batch_sample(lr_batch *b, double cpu, double load, uint64_t deliveri
     uint32_t d = b->delay_ms;
     if (d == 0) {
         /* a room too large to fan out frame by frame must not wait long */
-        if (b->cpu_f > LR_HOT_CPU || b->load_f > LR_HOT_LOAD) return change(b, b->base_ms);
+        if (b->cpu_f > LR_HOT_CPU * b->share || b->load_f > LR_HOT_LOAD)
+            return change(b, b->base_ms);
     }
     if (++b->n < LR_BLOCK_N) return d;
     b->cpu = b->sum_cpu / b->n;
@@ -87,7 +95,7 @@ uint32_t lr_batch_sample(lr_batch *b, double cpu, double load, uint64_t deliveri
     b->sum_deliveries = b->sum_sends = 0;
     if (d == 0) return 0;
 
-    if (b->cpu > LR_HOT_CPU || b->load > LR_HOT_LOAD) {
+    if (b->cpu > LR_HOT_CPU * b->share || b->load > LR_HOT_LOAD) {
         uint32_t up = d + d / 2;
         if (up > b->max_ms) up = b->max_ms;
         b->calm = b->cool = 0;
@@ -98,7 +106,7 @@ uint32_t lr_batch_sample(lr_batch *b, double cpu, double load, uint64_t deliveri
         uint32_t down = d - d / 4;
         if (down < b->base_ms) down = b->base_ms;
         double grow = (double)d / (double)down;
-        if (b->cpu * grow < LR_CALM_CPU && b->load * grow < LR_CALM_LOAD) {
+        if (b->cpu * grow < LR_CALM_CPU * b->share && b->load * grow < LR_CALM_LOAD) {
             if (++b->calm >= LR_CALM_N) return change(b, down);
         } else {
             b->calm = 0;
@@ -106,7 +114,7 @@ uint32_t lr_batch_sample(lr_batch *b, double cpu, double load, uint64_t deliveri
         return d;
     }
     double fps = b->fps > 1 ? b->fps : 1;
-    if (b->cpu * fps < LR_UNBATCH_EST && b->load < LR_UNBATCH_LOAD) {
+    if (b->cpu * fps < LR_UNBATCH_EST * b->share && b->load < LR_UNBATCH_LOAD) {
         if (++b->cool >= LR_COOL_N) return change(b, 0);
     } else {
         b->cool = 0;

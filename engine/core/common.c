@@ -1,11 +1,23 @@
 /*
- * common.c owns the helpers declared in common.h: the growable buffer and
- * the names of priorities and message types. Never allocates without bound:
+ * common.c owns the helpers declared in common.h: the growable buffer, the
+ * names of priorities and message types, and the count of usable CPUs.
+ * Never allocates without bound:
  * callers check their limit before appending.
  */
 #include "core/common.h"
 
+#include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+uint32_t lr_cpu_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (uint32_t)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1;
+}
 
 int lr_buf_reserve(lr_buf *b, size_t extra)
 {

@@ -103,6 +103,8 @@ int lr_type_parse(lr_str s); /* lr_msg_type or -1 */
  * other code) and the code of a slot (0 for the last). */
 #define LR_ERR_SLOTS 20
 unsigned lr_err_slot(int code);
+/* CPUs this process may run on (its affinity mask; online CPUs without one). */
+uint32_t lr_cpu_count(void);
 int lr_err_slot_code(unsigned slot);
 
 /* Room and user ids: 1..max bytes of printable ASCII (0x21..0x7e). */

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/common.h"
 #include "core/log.h"
@@ -37,7 +36,8 @@ static const opt opts[] = {
     O("admin-port", T_U16, admin_port, 0, 65535, "admin API port (0 = off)"),
     O("bind", T_STR, bind, 0, 0, "address of the client listeners"),
     O("admin-bind", T_STR, admin_bind, 0, 0, "address of the admin listener"),
-    O("shards", T_U32, shards, 1, 256, "shard threads (independent of cores)"),
+    O("shards", T_U32, shards, 0, 256,
+      "shard threads (0: one per CPU, more if 120,000 connections need them)"),
     O("files-per-shard", T_U32, files_per_shard, 64, 1048576, "fixed-file table size per shard"),
     O("max-conns", T_U32, max_conns, 1, 100000000, "connections, whole process"),
     O("recv-buffers", T_U32, recv_buffers, 16, 32768, "provided receive buffers per shard"),
@@ -92,8 +92,7 @@ void lr_config_defaults(lr_config *c)
     snprintf(c->admin_bind, sizeof(c->admin_bind), "127.0.0.1");
     c->port = 7070;
     c->admin_port = 7071;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    c->shards = n > 0 ? (uint32_t)n : 1;
+    c->shards = 0; /* lr_config_shards */
     c->files_per_shard = 20000;
     c->max_conns = 1000000;
     c->recv_buffers = 256;
@@ -128,6 +127,15 @@ void lr_config_defaults(lr_config *c)
     c->slow_timeout_ms = 10000;
     c->send_max = 16 * 1024; /* bounds what a connection that does not read holds */
     c->sndbuf = 32 * 1024;   /* the same in the kernel (which doubles it) */
+}
+
+uint32_t lr_config_shards(const lr_config *c)
+{
+    if (c->shards) return c->shards;
+    uint32_t cpus = lr_cpu_count();
+    uint32_t per = c->files_per_shard ? c->files_per_shard : 1;
+    uint32_t need = (LR_AUTO_CONNS + per - 1) / per;
+    return need > cpus ? need : cpus;
 }
 
 static const opt *find(const char *key)

@@ -189,11 +189,13 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         snprintf(err, errcap, "cannot read rooms from the store");
         goto fail;
     }
-    e->nshards = cfg->shards ? cfg->shards : 1;
+    e->nshards = lr_config_shards(cfg);
+    e->cfg.shards = e->nshards;
+    e->cpus = lr_cpu_count();
     /* the admin API runs on one more loop of the same kind, after the shards */
     e->nthreads = e->nshards + (cfg->admin_port ? 1 : 0);
     e->shards = calloc(e->nthreads, sizeof(lr_shard));
-    if (!e->shards) {
+    if (!e->shards || lr_steer_init(&e->steer, e->nshards, e->cpus, cfg->files_per_shard) != 0) {
         snprintf(err, errcap, "out of memory");
         goto fail;
     }
@@ -208,6 +210,7 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         sh->event_fd = -1;
         sh->listeners[0].fd = sh->listeners[1].fd = -1;
         sh->nfiles = cfg->files_per_shard;
+        if (!admin) e->steer.counts[i] = &sh->st.conns;
         sh->nbufs = 1;
         while (sh->nbufs < cfg->recv_buffers)
             sh->nbufs <<= 1;
@@ -306,6 +309,8 @@ int lr_engine_start(lr_engine *e, char *err, size_t errcap)
         else
             e->tcp_port = port;
     }
+    int groups[2] = {e->shards[0].listeners[0].fd, e->shards[0].listeners[1].fd};
+    lr_steer_start(&e->steer, groups);
     if (e->nthreads > e->nshards) {
         lr_shard *ash = &e->shards[e->nshards];
         if (port_free(cfg->admin_bind, cfg->admin_port, err, errcap) != 0) return -1;
@@ -357,6 +362,10 @@ void lr_engine_wait(lr_engine *e)
 uint16_t lr_engine_port(const lr_engine *e)
 {
     return e->port;
+}
+uint32_t lr_engine_shards(const lr_engine *e)
+{
+    return e->nshards;
 }
 uint16_t lr_engine_tcp_port(const lr_engine *e)
 {
@@ -427,6 +436,7 @@ void lr_engine_destroy(lr_engine *e)
         lr_buf_free(&sh->scratch2);
     }
     free(e->shards);
+    if (e->steer.counts) lr_steer_destroy(&e->steer);
     if (e->store) lr_store_close(e->store);
     free(e->boot_rooms);
     pthread_mutex_destroy(&e->mu);

@@ -8,6 +8,7 @@
 
 #include "core/map.h"
 #include "core/shard.h"
+#include "core/steer.h"
 #include "liveroom/liveroom.h"
 #include "store/store.h"
 
@@ -22,6 +23,8 @@ struct lr_engine {
     uint32_t nshards;  /* room/user/connection shards: homes hash over these */
     uint32_t nthreads; /* nshards, plus the admin loop when the admin port is on */
     lr_shard *shards;
+    uint32_t cpus;    /* CPUs the process may use */
+    lr_steer steer;   /* which shards take new connections */
     int listen_fd[2]; /* listeners are per shard; these are shard 0's for the port */
     uint16_t port, tcp_port, admin_port;
     _Atomic uint32_t nconns;

@@ -230,9 +230,17 @@ static uint64_t thread_cpu_us(void)
  * its thread's CPU time (kernel included: the sends run inside
  * io_uring_enter and are most of the cost), the time it was blocked
  * waiting for events, and its deliveries and sends. */
+/* A shard's share of the cores: the CPUs over the shards that hold
+ * connections (core/steer.h), at most a whole core. */
+static double core_share(const lr_engine *e)
+{
+    return (double)e->cpus / (double)lr_steer_active(&e->steer);
+}
+
 static void adapt_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
+    lr_batch_share(&sh->batch, core_share(sh->eng));
     uint64_t now_us = lr_clock_us();
     uint64_t cpu_us = thread_cpu_us();
     uint64_t span = now_us - sh->busy_window_start_us;
@@ -344,7 +352,8 @@ void *lr_shard_main(void *arg)
     lr_timer_arm(&sh->timers, &sh->wheel_timer, sh->now_ms + 1);
     sh->adapt_timer.cb = adapt_cb;
     lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_BATCH_INTERVAL_MS);
-    lr_batch_init(&sh->batch, sh->cfg->fanout_delay_ms, sh->cfg->fanout_max_delay_ms);
+    lr_batch_init(&sh->batch, sh->cfg->fanout_delay_ms, sh->cfg->fanout_max_delay_ms,
+                  core_share(e));
     sh->busy_window_start_us = lr_clock_us();
     sh->cpu_window_start_us = thread_cpu_us();
     io_uring_submit(&sh->ring);

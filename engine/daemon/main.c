@@ -103,7 +103,8 @@ int main(int argc, char **argv)
     }
     LR_INFO("event=ready msg=\"liveroomd ready\" port=%u tcp_port=%u admin_port=%u shards=%u "
             "data_dir=%s",
-            lr_engine_port(e), lr_engine_tcp_port(e), cfg.admin_port, cfg.shards, cfg.data_dir);
+            lr_engine_port(e), lr_engine_tcp_port(e), cfg.admin_port, lr_engine_shards(e),
+            cfg.data_dir);
     if (lr_log_level() > LR_LOG_INFO)
         fprintf(stderr, "liveroomd ready port=%u\n", lr_engine_port(e));
 

@@ -55,7 +55,7 @@ void lr_conn_accept(lr_shard *sh, uint32_t slot, uint8_t proto)
     sh->conns[slot] = c;
     sh->nconns++;
     atomic_fetch_add_explicit(&sh->st.accepts, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&sh->st.conns, 1, memory_order_relaxed);
+    lr_steer_note(&e->steer, atomic_fetch_add_explicit(&sh->st.conns, 1, memory_order_relaxed) + 1);
     atomic_fetch_add_explicit(&sh->st.conns_by_kind[lr_conn_kind(c)], 1, memory_order_relaxed);
     uint32_t total = atomic_fetch_add_explicit(&e->nconns, 1, memory_order_relaxed) + 1;
     arm_recv(sh, c);
@@ -207,7 +207,8 @@ static void reap(lr_shard *sh)
         sh->conns[c->slot] = NULL;
         sh->nconns--;
         atomic_fetch_sub_explicit(&sh->eng->nconns, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&sh->st.conns, 1, memory_order_relaxed);
+        lr_steer_note(&sh->eng->steer,
+                      atomic_fetch_sub_explicit(&sh->st.conns, 1, memory_order_relaxed) - 1);
         atomic_fetch_sub_explicit(&sh->st.conns_by_kind[lr_conn_kind(c)], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sh->st.closes, 1, memory_order_relaxed);
         conn_free(c);

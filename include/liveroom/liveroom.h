@@ -25,7 +25,7 @@ typedef struct lr_config {
     char admin_bind[64]; /* default 127.0.0.1 */
     uint16_t admin_port; /* default 7071, 0 = off */
     /* engine */
-    uint32_t shards;           /* default: online CPUs */
+    uint32_t shards;           /* 0 (default): lr_config_shards */
     uint32_t files_per_shard;  /* fixed-file table per shard, default 20000 */
     uint32_t max_conns;        /* whole process, default 1000000 */
     uint32_t recv_buffers;     /* provided buffers per shard, default 256 */
@@ -74,6 +74,16 @@ typedef struct lr_config {
 
 void lr_config_defaults(lr_config *cfg);
 /*
+ * The shard count the engine runs: cfg->shards, or when that is 0 one per
+ * CPU, raised until the shards' fixed-file tables hold LR_AUTO_CONNS
+ * connections (a table is capped by the open-file limit, so capacity comes
+ * from shards, not cores: 6 shards at the default 20,000 files each). The
+ * shards beyond one per CPU take connections only once the others are
+ * nearly full (docs/DESIGN.md, "Shards").
+ */
+#define LR_AUTO_CONNS 120000
+uint32_t lr_config_shards(const lr_config *cfg);
+/*
  * Set one option by its name as a flag without dashes or as a config-file
  * key ("port", "tcp-port" or "tcp_port", ...). Returns 0, or -1 with a
  * message in err for an unknown key or a bad value.
@@ -102,6 +112,8 @@ void lr_engine_destroy(lr_engine *e);
 uint16_t lr_engine_port(const lr_engine *e);
 uint16_t lr_engine_tcp_port(const lr_engine *e);
 uint16_t lr_engine_admin_port(const lr_engine *e);
+/* The shard threads it runs (lr_config_shards of its config). */
+uint32_t lr_engine_shards(const lr_engine *e);
 
 #ifdef __cplusplus
 }

@@ -188,8 +188,9 @@ class Daemon:
     """
 
     def __init__(self, *flags, secret=SECRET, data_dir=None, tcp=True,
-                 shards=2, app_id=None):
+                 shards=2, app_id=None, wrap=()):
         self.flags = [str(f) for f in flags]
+        self.wrap = list(wrap)  # a command liveroomd runs under, e.g. taskset
         self.secret = secret
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="liveroom-itest-")
@@ -236,6 +237,7 @@ class Daemon:
         if self.app_id is not None:
             argv += ["--app-id", str(self.app_id)]
         argv += self.flags
+        argv = self.wrap + argv
         self.argv = argv
         self.lines = []
         self.out_lines = []
