@@ -103,7 +103,6 @@ void lr_steer_note(lr_steer *s, uint64_t count)
         int rc = attach(s, phase);
         if (rc == 0) {
             atomic_store(&s->phase, phase);
-            atomic_fetch_add(&s->changes, 1);
             LR_INFO("event=steer phase=%d was=%d primary=%u shards=%u", phase, was, s->primary,
                     s->nshards);
         } else {

@@ -32,7 +32,6 @@ typedef struct lr_steer {
     int fds[2];                /* one listener of each SO_REUSEPORT group, -1 if none */
     _Atomic uint64_t **counts; /* each shard's open connections (its st.conns) */
     _Atomic int phase;         /* enum lr_steer_phase */
-    _Atomic int changes;       /* programs attached after the first (for /metrics) */
 } lr_steer;
 
 /* The phase for these per-shard connection counts, coming from `phase`:
