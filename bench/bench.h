@@ -235,7 +235,8 @@ typedef struct bench_metrics {
     uint64_t slow_skipped, slow_overrun, slow_closed;
     uint64_t freq_dropped[LR_PRI_COUNT];
     uint64_t passed, deliveries, windows;
-    uint32_t batch_delay_ms; /* the longest of the shards' current batching delays */
+    uint64_t sends, send_bytes; /* socket sends submitted, and their bytes */
+    uint32_t batch_delay_ms;    /* the longest of the shards' current batching delays */
 } bench_metrics;
 
 typedef struct bench_sample {
@@ -280,6 +281,7 @@ typedef struct bench_result {
     size_t nseries;
     /* engine /metrics before and after (admin port) */
     bench_metrics m0, m1;
+    bench_metrics mw0, mw1;      /* around the publish window: its sends */
     uint32_t batch_delay_max_ms; /* the longest batching delay seen, read once a second */
     /* overload */
     bool freq_checked;

@@ -1,9 +1,10 @@
 /*
  * metrics.c owns reading the engine's own counters from its admin port
  * (`GET /metrics`, Prometheus text): slow-consumer events, frequency-control
- * drops per priority, messages passed and deliveries, and the shards'
- * batching delays. The run reads them before the first connection and
- * after the last phase (the delays also once a second), and the report
+ * drops per priority, messages passed, deliveries and socket sends, and
+ * the shards' batching delays. The run reads them before the first
+ * connection and after the last phase, and around the publish window for
+ * its deliveries per send (the delays also once a second), and the report
  * shows the difference next to what the bench counted, so a frame the
  * engine shed and did not count (or counted and did not shed) shows. It
  * runs on the main thread only, with bounded waits; a missing or slow admin
@@ -104,6 +105,8 @@ int bench_metrics_parse(const char *text, size_t n, bench_metrics *m)
             found += sample_value(p, e, "liveroom_messages_passed_total", NULL, &m->passed);
             found += sample_value(p, e, "liveroom_deliveries_total", NULL, &m->deliveries);
             found += sample_value(p, e, "liveroom_frequency_windows_total", NULL, &m->windows);
+            found += sample_value(p, e, "liveroom_sends_total", NULL, &m->sends);
+            found += sample_value(p, e, "liveroom_send_bytes_total", NULL, &m->send_bytes);
             found += batch_delay(p, e, &m->batch_delay_ms);
         }
         p = e + 1;

@@ -169,6 +169,20 @@ static void print_metrics(const bench_run *run, FILE *out)
             (unsigned long long)delta(a->slow_closed, b->slow_closed));
     fprintf(out, "  batching      longest delay %u ms (read once a second)\n",
             r->batch_delay_max_ms);
+    const bench_metrics *w0 = &r->mw0, *w1 = &r->mw1;
+    uint64_t sends = delta(w0->sends, w1->sends);
+    if (w0->ok && w1->ok && sends) {
+        /* frames per send is the lever: one loopback send costs the same
+         * whatever it carries */
+        uint64_t d = delta(w0->deliveries, w1->deliveries);
+        fprintf(out, "  window sends  %llu   %.2f deliveries and %.0f bytes per send",
+                (unsigned long long)sends, (double)d / (double)sends,
+                (double)delta(w0->send_bytes, w1->send_bytes) / (double)sends);
+        if (r->engine_sampled && r->engine_cpu_window > 0)
+            fprintf(out, "   %.2f us of engine CPU per send",
+                    r->engine_cpu_window * 1e6 / (double)sends);
+        fprintf(out, "\n");
+    }
 }
 
 void bench_report_print(const bench_run *run, FILE *out)
@@ -460,6 +474,12 @@ int bench_report_json(const bench_run *run, const char *path)
                                       JI(delta(a->slow_closed, b->slow_closed)),
                                       "batch_delay_max_ms", JI(r->batch_delay_max_ms)));
     }
+    if (r->mw0.ok && r->mw1.ok)
+        json_object_set_new(root, "engine_window",
+                            json_pack("{s:I,s:I,s:I}", "sends",
+                                      JI(delta(r->mw0.sends, r->mw1.sends)), "send_bytes",
+                                      JI(delta(r->mw0.send_bytes, r->mw1.send_bytes)), "deliveries",
+                                      JI(delta(r->mw0.deliveries, r->mw1.deliveries))));
     if (r->baseline_ok)
         json_object_set_new(root, "baseline",
                             json_pack("{s:s,s:I,s:I}", "file", c->baseline_path, "p99_us",

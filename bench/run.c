@@ -533,6 +533,7 @@ int bench_run_execute(bench_run *run)
             return LR_ENOMEM;
         }
         r->slow_readers = (uint32_t)nslow;
+        if (r->m0.ok) bench_metrics_fetch(cfg->host, cfg->admin_port, METRICS_TIMEOUT_S, &r->mw0);
         if (r->engine_sampled) eng_w0 = bench_proc_sample(cfg->server_pid);
         self_w0 = bench_proc_sample(0).cpu_s;
         uint64_t tp0 = lr_clock_us();
@@ -546,6 +547,7 @@ int bench_run_execute(bench_run *run)
         r->t_window = (double)(lr_clock_us() - tp0) / 1e6;
         if (r->engine_sampled) eng_w1 = bench_proc_sample(cfg->server_pid);
         self_w1 = bench_proc_sample(0).cpu_s;
+        if (r->mw0.ok) bench_metrics_fetch(cfg->host, cfg->admin_port, METRICS_TIMEOUT_S, &r->mw1);
         r->expected = expected_now(run, per_room);
         r->slow_expected = expected_now(run, slow_per_room);
         if (nslow && cfg->slow_after < r->t_publish) r->t_slow_stop = cfg->slow_after;

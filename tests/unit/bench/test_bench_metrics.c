@@ -30,6 +30,9 @@ static const char text[] = "# HELP liveroom_deliveries_total Pushes copied to a 
                            "liveroom_slow_consumer_events_total{kind=\"overrun\"} 3\n"
                            "liveroom_slow_consumer_events_total{kind=\"closed\"} 1000\n"
                            "liveroom_frequency_windows_total 5\n"
+                           "# HELP liveroom_sends_total Socket sends submitted\n"
+                           "liveroom_sends_total 17000\n"
+                           "liveroom_send_bytes_total 2.5e+06\n"
                            "liveroom_batch_delay_seconds{shard=\"0\"} 0.2\n"
                            "liveroom_batch_delay_seconds{shard=\"1\"} 0.45\n"
                            "liveroom_batch_delay_seconds{shard=\"2\"} 0\n";
@@ -50,6 +53,8 @@ static void engine_counters_are_read_by_name_and_label(void **state)
     assert_int_equal(m.slow_overrun, 3);
     assert_int_equal(m.slow_closed, 1000);
     assert_int_equal(m.windows, 5);
+    assert_int_equal(m.sends, 17000);
+    assert_int_equal(m.send_bytes, 2500000);
     assert_int_equal(m.batch_delay_ms, 450); /* the longest shard's, in ms */
 }
 
