@@ -265,24 +265,11 @@ static void adapt_cb(void *owner, lr_timer *t)
     lr_timer_arm(&sh->timers, t, sh->now_ms + LR_BATCH_INTERVAL_MS);
 }
 
-/* One slot of the batching wheel per tick: a full turn takes the current
- * delay (256 ms when no delay is needed; then rooms flush at once and the
- * wheel only catches frames left from a busier moment). Ticks keep to a
- * schedule rather than following the previous one: a tick that runs late
- * (a long turn) must not lengthen every connection's period, which is
- * what bounds a frame's wait. */
-static void wheel_cb(void *owner, lr_timer *t)
+static void hold_cb(void *owner, lr_timer *t)
 {
     lr_shard *sh = owner;
-    lr_fanout_wheel_tick(sh);
-    uint64_t turn_us =
-        (uint64_t)(sh->batch.delay_ms ? sh->batch.delay_ms : LR_WHEEL_IDLE_TURN_MS) * 1000;
-    uint64_t now_us = sh->now_ms * 1000;
-    sh->wheel_due_us += turn_us / LR_WHEEL_SLOTS;
-    if (sh->wheel_due_us + turn_us / LR_WHEEL_SLOTS < now_us)
-        sh->wheel_due_us = now_us; /* far behind */
-    uint64_t due_ms = (sh->wheel_due_us + 999) / 1000;
-    lr_timer_arm(&sh->timers, t, due_ms > sh->now_ms ? due_ms : sh->now_ms + 1);
+    uint64_t next = lr_fanout_hold_tick(sh);
+    if (next) lr_timer_arm(&sh->timers, t, next);
 }
 
 static int setup_ring(lr_shard *sh, char *err, size_t errcap)
@@ -347,9 +334,7 @@ void *lr_shard_main(void *arg)
     arm_event(sh);
     sh->sweep_timer.cb = sweep_cb;
     lr_timer_arm(&sh->timers, &sh->sweep_timer, sh->now_ms + 250);
-    sh->wheel_timer.cb = wheel_cb;
-    sh->wheel_due_us = (sh->now_ms + 1) * 1000;
-    lr_timer_arm(&sh->timers, &sh->wheel_timer, sh->now_ms + 1);
+    sh->hold_timer.cb = hold_cb; /* armed by the first replica that keeps frames */
     sh->adapt_timer.cb = adapt_cb;
     lr_timer_arm(&sh->timers, &sh->adapt_timer, sh->now_ms + LR_BATCH_INTERVAL_MS);
     lr_batch_init(&sh->batch, sh->cfg->fanout_delay_ms, sh->cfg->fanout_max_delay_ms,

@@ -186,14 +186,8 @@ struct lr_shard {
     lr_timer sweep_timer; /* once a second: idle/ping/slow sweeps, frame release */
     uint32_t sweeps;
     lr_timer adapt_timer; /* batching controller */
-    lr_timer wheel_timer; /* batching wheel (room/fanout.c) */
-    uint32_t wheel_pos;
-    uint64_t wheel_due_us;  /* when the next tick is due, on a fixed schedule */
-    uint64_t last_frame_ms; /* when a room frame last arrived on this shard */
-    uint32_t frame_gap_ms;  /* the usual gap between them (smoothed) */
-    uint32_t *armed;        /* slots whose wheel turn came, due at the next frame */
-    uint32_t narmed;
-    uint64_t armed_since_ms;
+    lr_timer hold_timer;  /* replicas whose members keep frames (room/fanout.c) */
+    lr_dlist hold_list;
 
     lr_map rooms;                /* home rooms: lr_room */
     lr_map lrooms;               /* local replicas: lr_lroom */

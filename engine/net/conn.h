@@ -38,7 +38,6 @@ enum {
     LR_CF_BUSY = 1 << 11,        /* admin: a request is being served; input waits */
     LR_CF_ADMIN_CLOSE = 1 << 12, /* admin: close after the reply (no keep-alive) */
     LR_CF_DUE = 1 << 13,         /* room frames are due: the next send takes them */
-    LR_CF_ARMED = 1 << 14,       /* its turn of the batching wheel came: due at the next frame */
     LR_CF_HOLD = 1 << 15,        /* the 101 waits for the join riding on the upgrade */
 };
 
@@ -135,7 +134,7 @@ void lr_conn_mark_dirty(lr_shard *sh, lr_conn *c);
  * the join's reply leave in one send instead of two. */
 void lr_conn_unhold(lr_shard *sh, lr_conn *c);
 /* The same, and the send also takes the room frames waiting for c. Frames
- * are pulled only when due (a room flush or the shard's batching wheel),
+ * are pulled only when due (a room frame whose turn it is, a replica's hold timer),
  * never just because a send completed: that is what keeps batches whole. */
 void lr_conn_mark_due(lr_shard *sh, lr_conn *c);
 /* Build the sends of every connection with replies, and of up to

@@ -1,14 +1,16 @@
 /*
  * fanout.c: the member side of a room on each shard. A replica keeps the
  * shard's members of the room and a bounded ring of the room's recent
- * frames; each membership has a cursor into that ring. When frames arrive
- * the replica is flushed at once if it was quiet, or after the shard's
- * current batching delay if it flushed recently, and a flush only marks the
- * lagging members' connections dirty: the connection's one send of the
- * turn then copies every pending frame of every room it is in. Slow
- * members skip low priorities past slow_lag and jump forward when the ring
- * overwrites their cursor; both are counted. Never touches another
- * shard's connections.
+ * frames, with the time each arrived; each membership has a cursor into
+ * that ring. When a frame arrives, the members whose turn it is become due
+ * (room/pace.h: at once when the shard is not batching, otherwise each
+ * member every few frames by its phase, the oldest frame never waiting
+ * longer than the shard's batching delay; the shard's hold tick sends what
+ * members still keep when frames stop coming). Due only marks the
+ * connection: its one send of the turn then copies every pending frame of
+ * every room it is in. Slow members skip low priorities past slow_lag and
+ * jump forward when the ring overwrites their cursor; both are counted.
+ * Never touches another shard's connections.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +18,24 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "net/conn.h"
+#include "room/pace.h"
 #include "room/room.h"
 
 static lr_lroom *lroom_find(lr_shard *sh, const char *id, size_t len)
 {
     lr_map_node *n = lr_map_get(&sh->lrooms, id, len, lr_hash(id, len));
     return n ? LR_CONTAINER_OF(n, lr_lroom, node) : NULL;
+}
+
+/* A ring of cap slots: the frames, then their arrival times, in one block
+ * (cap a power of two). False when out of memory. */
+static bool ring_alloc(lr_lroom *lr, uint32_t cap)
+{
+    lr->ring = calloc(cap, sizeof(*lr->ring) + sizeof(*lr->at));
+    if (!lr->ring) return false;
+    lr->at = (uint32_t *)(lr->ring + cap);
+    lr->cap = cap;
+    return true;
 }
 
 static lr_lroom *lroom_get(lr_shard *sh, const char *id)
@@ -31,13 +45,10 @@ static lr_lroom *lroom_get(lr_shard *sh, const char *id)
     if (lr) return lr;
     lr = calloc(1, sizeof(*lr));
     if (!lr) return NULL;
-    uint32_t cap = LR_LROOM_MIN_RING;
-    lr->ring = calloc(cap, sizeof(*lr->ring));
-    if (!lr->ring) {
+    if (!ring_alloc(lr, LR_LROOM_MIN_RING)) {
         free(lr);
         return NULL;
     }
-    lr->cap = cap;
     memcpy(lr->id, id, len + 1);
     lr->node.klen = (uint32_t)len;
     lr->node.hash = lr_hash(id, len);
@@ -58,13 +69,13 @@ static uint32_t ring_max(const lr_shard *sh)
  * they fit in). False when out of memory: the old ring stays. */
 static bool ring_resize(lr_lroom *lr, uint32_t cap)
 {
-    lr_frame **ring = calloc(cap, sizeof(*ring));
-    if (!ring) return false;
-    for (uint64_t i = lr->tail; i < lr->head; i++)
-        ring[i & (cap - 1)] = lr->ring[i & (lr->cap - 1)];
-    free(lr->ring);
-    lr->ring = ring;
-    lr->cap = cap;
+    lr_lroom old = *lr;
+    if (!ring_alloc(lr, cap)) return false;
+    for (uint64_t i = old.tail; i < old.head; i++) {
+        lr->ring[i & (cap - 1)] = old.ring[i & (old.cap - 1)];
+        lr->at[i & (cap - 1)] = old.at[i & (old.cap - 1)];
+    }
+    free(old.ring);
     return true;
 }
 
@@ -86,6 +97,7 @@ static void lroom_free(lr_shard *sh, lr_lroom *lr)
         if (*pp) *pp = lr->flush_next;
     }
     release_to(lr, lr->head);
+    lr_dlist_remove(&lr->hold_node);
     lr_map_del(&sh->lrooms, &lr->node);
     free(lr->ring);
     free(lr);
@@ -207,14 +219,114 @@ void lr_fanout_detach(lr_shard *sh, lr_conn *c)
     c->nrooms = 0;
 }
 
-static void fire_armed(lr_shard *sh);
-
 static void queue_flush(lr_shard *sh, lr_lroom *lr)
 {
     if (lr->queued) return;
     lr->queued = true;
     lr->flush_next = sh->flush_head;
     sh->flush_head = lr;
+}
+
+/* The index of the first frame a member has not been sent, and how long
+ * ago it arrived; false when it has none. */
+static bool oldest_pending(const lr_shard *sh, const lr_lroom *lr, const lr_member *mb, uint64_t *i,
+                           uint32_t *age)
+{
+    if (mb->cursor >= lr->head) return false;
+    *i = mb->cursor < lr->tail ? lr->tail : mb->cursor;
+    *age = (uint32_t)sh->now_ms - lr->at[*i & (lr->cap - 1)];
+    return true;
+}
+
+#define LR_HOLD_TICK_MIN_MS 4
+
+/* How often the hold list is looked at: an eighth of the delay, which is
+ * also how early a kept frame may go (pace.h, lr_pace_overdue). */
+static uint64_t hold_tick_ms(uint32_t delay)
+{
+    uint64_t t = delay / 8;
+    return t < LR_HOLD_TICK_MIN_MS ? LR_HOLD_TICK_MIN_MS : t;
+}
+
+/* The frames a member keeps must go by the delay even if no frame comes
+ * to take them along: the replica joins the shard's hold list, which one
+ * timer looks at every hold tick (a timer per replica cost a heap move per
+ * frame of every room). */
+static void hold_until(lr_shard *sh, lr_lroom *lr, bool keeps, uint32_t oldest_age, uint32_t delay)
+{
+    if (!keeps) {
+        lr_dlist_remove(&lr->hold_node);
+        return;
+    }
+    lr->hold_due_ms = sh->now_ms - oldest_age + delay;
+    if (lr_dlist_linked(&lr->hold_node)) return;
+    lr_dlist_push_tail(&sh->hold_list, &lr->hold_node);
+    if (!lr_timer_armed(&sh->hold_timer) &&
+        lr_timer_arm(&sh->timers, &sh->hold_timer, sh->now_ms + hold_tick_ms(delay)) != 0)
+        queue_flush(sh, lr);
+}
+
+/* A frame arrived: the members whose turn it is become due (pace.h). */
+static void dispatch(lr_shard *sh, lr_lroom *lr)
+{
+    uint32_t delay = sh->batch.delay_ms;
+    uint32_t k = lr_pace_k_next(lr->k, lr_pace_k(delay, lr->gap16), &lr->k_votes, delay, lr->gap16);
+    lr->k = (uint16_t)k;
+    if (k <= 1) {
+        queue_flush(sh, lr);
+        lr_dlist_remove(&lr->hold_node); /* every lagging member goes */
+        return;
+    }
+    uint32_t turn = lr_pace_turn(lr->head - 1, k);
+    uint32_t kept = 0; /* the age of the oldest frame a member keeps */
+    bool keeps = false;
+    for (lr_member *mb = lr->members; mb; mb = mb->next) {
+        uint64_t i;
+        uint32_t age;
+        if (!oldest_pending(sh, lr, mb, &i, &age)) continue;
+        if (lr_pace_due(lr_pace_phase((uintptr_t)mb, k), turn, lr->head - i, k, age, lr->gap16,
+                        delay)) {
+            lr_conn_mark_due(sh, mb->conn);
+        } else {
+            keeps = true;
+            if (age > kept) kept = age;
+        }
+    }
+    hold_until(sh, lr, keeps, kept, delay);
+}
+
+/* Frames stopped coming: the members whose oldest frame reached the delay
+ * go without waiting for another. */
+static void hold_expire(lr_shard *sh, lr_lroom *lr, uint32_t delay)
+{
+    uint32_t kept = 0;
+    bool keeps = false;
+    for (lr_member *mb = lr->members; mb; mb = mb->next) {
+        uint64_t i;
+        uint32_t age;
+        if (!oldest_pending(sh, lr, mb, &i, &age)) continue;
+        if (lr_pace_overdue(age, delay)) {
+            lr_conn_mark_due(sh, mb->conn);
+        } else {
+            keeps = true;
+            if (age > kept) kept = age;
+        }
+    }
+    hold_until(sh, lr, keeps, kept, delay);
+}
+
+uint64_t lr_fanout_hold_tick(lr_shard *sh)
+{
+    uint32_t delay = sh->batch.delay_ms;
+    uint64_t horizon = sh->now_ms + delay / 8;
+    lr_dlist *n = sh->hold_list.next;
+    while (n != &sh->hold_list) {
+        lr_dlist *next = n->next; /* hold_expire may unlink n */
+        lr_lroom *lr = LR_CONTAINER_OF(n, lr_lroom, hold_node);
+        if (lr->hold_due_ms <= horizon) hold_expire(sh, lr, delay);
+        n = next;
+    }
+    return lr_dlist_empty(&sh->hold_list) ? 0 : sh->now_ms + hold_tick_ms(delay);
 }
 
 void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
@@ -232,21 +344,14 @@ void lr_fanout_on_frame(lr_shard *sh, lr_imsg *im)
         (lr->cap >= ring_max(sh) || !ring_resize(lr, lr->cap * 2)))
         release_to(lr, lr->tail + 1);
     lr->ring[lr->head & (lr->cap - 1)] = f;
+    lr->at[lr->head & (lr->cap - 1)] = (uint32_t)sh->now_ms;
     lr->head++;
-    /* An idle shard, or a room quiet for longer than the batching delay,
-     * flushes at once. Otherwise the shard's wheel takes each member within
-     * the delay, at a phase of its own, so sends spread evenly over time
-     * instead of leaving in one burst per room. */
-    bool quiet = sh->now_ms - lr->last_frame_ms >= sh->batch.delay_ms;
+    /* the first frame, or one after a silence, counts as a long gap: a
+     * quiet room's frame goes at once */
+    lr->gap16 = lr_pace_gap(
+        lr->gap16, lr->last_frame_ms ? sh->now_ms - lr->last_frame_ms : LR_PACE_GAP_MAX_MS, lr->k);
     lr->last_frame_ms = sh->now_ms;
-    uint64_t gap = sh->now_ms - sh->last_frame_ms;
-    if (gap > LR_FRAME_GAP_MAX_MS) gap = LR_FRAME_GAP_MAX_MS;
-    sh->frame_gap_ms = (uint32_t)((3 * (uint64_t)sh->frame_gap_ms + gap) / 4);
-    sh->last_frame_ms = sh->now_ms;
-    if (sh->batch.delay_ms == 0 || quiet) queue_flush(sh, lr);
-    /* connections whose turn of the wheel came go now, so the frame just
-     * arrived waits for nothing */
-    fire_armed(sh);
+    dispatch(sh, lr);
 }
 
 void lr_fanout_flush(lr_shard *sh)
@@ -257,67 +362,6 @@ void lr_fanout_flush(lr_shard *sh)
         lr->queued = false;
         for (lr_member *mb = lr->members; mb; mb = mb->next)
             if (mb->cursor < lr->head) lr_conn_mark_due(sh, mb->conn);
-    }
-}
-
-static bool has_pending(const lr_conn *c)
-{
-    for (const lr_member *mb = c->rooms; mb; mb = mb->conn_next)
-        if (mb->cursor < mb->room->head) return true;
-    return false;
-}
-
-/* Armed connections become due. */
-static void fire_armed(lr_shard *sh)
-{
-    for (uint32_t i = 0; i < sh->narmed; i++) {
-        lr_conn *c = sh->conns[sh->armed[i]];
-        /* the slot may hold a newer connection by now: it is not armed */
-        if (!c || !(c->flags & LR_CF_ARMED)) continue;
-        c->flags &= ~LR_CF_ARMED;
-        if (!(c->flags & LR_CF_CLOSING)) lr_conn_mark_due(sh, c);
-    }
-    sh->narmed = 0;
-}
-
-static void arm(lr_shard *sh, lr_conn *c)
-{
-    if (!sh->armed) {
-        sh->armed = malloc(sh->nfiles * sizeof(*sh->armed));
-        if (!sh->armed) {
-            lr_conn_mark_due(sh, c);
-            return;
-        }
-    }
-    /* a slot is in the list at most once per connection; a slot whose
-     * connection closed and was reused can come twice, so the list may
-     * fill up: then everyone in it goes now */
-    if (sh->narmed == sh->nfiles) fire_armed(sh);
-    if (!sh->narmed) sh->armed_since_ms = sh->now_ms;
-    c->flags |= LR_CF_ARMED;
-    sh->armed[sh->narmed++] = c->slot;
-}
-
-void lr_fanout_wheel_tick(lr_shard *sh)
-{
-    /* Armed connections wait for the next frame to arrive, but not once
-     * the rooms went quiet: when none came for twice the usual gap (the
-     * last frames of a stream must not wait for a frame that never comes),
-     * and never longer than half a delay. */
-    if (sh->narmed && (sh->now_ms - sh->armed_since_ms >= sh->batch.delay_ms / 2 ||
-                       sh->now_ms - sh->last_frame_ms > 2 * (uint64_t)sh->frame_gap_ms))
-        fire_armed(sh);
-    uint32_t b = sh->wheel_pos++ % LR_WHEEL_SLOTS;
-    /* Unbatched, rooms flush at once: a scan only catches what a busier
-     * moment left, so once no frame came for two turns there is nothing
-     * (an idle shard of 20,000 connections skips 78,000 lookups a second). */
-    if (sh->batch.delay_ms == 0 && sh->now_ms - sh->last_frame_ms > 2 * LR_WHEEL_IDLE_TURN_MS)
-        return;
-    for (uint32_t i = b; i < sh->nfiles; i += LR_WHEEL_SLOTS) {
-        lr_conn *c = sh->conns[i];
-        if (c && c->rooms && !(c->flags & (LR_CF_DUE | LR_CF_CLOSING | LR_CF_ARMED)) &&
-            has_pending(c))
-            arm(sh, c);
     }
 }
 
@@ -418,14 +462,12 @@ void lr_fanout_free_all(lr_shard *sh)
             free(mb);
         }
         release_to(lr, lr->head);
+        lr_dlist_remove(&lr->hold_node);
         free(lr->ring);
         free(lr);
         n = next;
     }
     lr_map_free(&sh->lrooms);
-    free(sh->armed);
-    sh->armed = NULL;
-    sh->narmed = 0;
 }
 
 /* Copy a member's pending frames into its connection's replies so that a

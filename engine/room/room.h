@@ -61,9 +61,15 @@ typedef struct lr_lroom {
     uint32_t cap;
     uint64_t head, tail; /* frames [tail, head) are in ring */
     lr_frame **ring;
+    uint32_t *at; /* when each frame of ring arrived (shard ms, low bits); same block */
     uint64_t last_frame_ms;
+    uint32_t gap16; /* smoothed gap between its frames, 1/16 ms (room/pace.h) */
+    uint16_t k;     /* frames per send its members take, and the votes to change it */
+    int8_t k_votes;
     bool queued;
     struct lr_lroom *flush_next;
+    lr_dlist hold_node;   /* on the shard's hold list while members keep frames */
+    uint64_t hold_due_ms; /* when the oldest kept frame reaches the delay */
 } lr_lroom;
 
 /* An online user of a room, on the room's home shard. */
@@ -194,14 +200,10 @@ bool lr_fanout_is_member(lr_conn *c, const char *room, size_t len);
 uint32_t lr_fanout_fill(lr_shard *sh, lr_conn *c, lr_buf *out);
 /* Flush replicas queued this turn: their lagging members are due. */
 void lr_fanout_flush(lr_shard *sh);
-/* The batching wheel: each tick makes one slot in LR_WHEEL_SLOTS of the
- * shard's connections due when frames wait for them; a full turn of the
- * wheel takes the shard's batching delay. */
-#define LR_WHEEL_SLOTS 16
-#define LR_WHEEL_IDLE_TURN_MS 256 /* a turn of the wheel while no delay is needed */
-/* a longer silence counts as this in the shard's usual gap between frames */
-#define LR_FRAME_GAP_MAX_MS 1000
-void lr_fanout_wheel_tick(lr_shard *sh);
+/* The shard's hold tick: replicas whose kept frames reach the delay send
+ * them without waiting for another frame. Returns when to tick again (0:
+ * nothing kept anywhere). */
+uint64_t lr_fanout_hold_tick(lr_shard *sh);
 /* Once a second: release frames every member has passed. */
 void lr_fanout_sweep(lr_shard *sh);
 void lr_fanout_free_all(lr_shard *sh);
