@@ -76,8 +76,9 @@ int lr_admin_auth(const lr_str query, const lr_admin_auth_cfg *cfg, int64_t now_
     if (idlen < 0 || !lr_admin_is_admin(cfg, (lr_str){id, (size_t)idlen})) return LR_ERR_SIG_USER;
     if (siglen < 0) return LR_ERR_SIG_MALFORMED;
 
-    int rc = lr_sig_verify(cfg->secret, cfg->app_id, (lr_str){id, (size_t)idlen},
-                           (lr_str){sig, (size_t)siglen}, now_s);
+    lr_str user = {id, (size_t)idlen}, us = {sig, (size_t)siglen};
+    int rc = cfg->sig ? lr_sig_verify_with(cfg->sig, cfg->app_id, user, us, now_s)
+                      : lr_sig_verify(cfg->secret, cfg->app_id, user, us, now_s);
     if (rc != 0) return rc;
 
     if (who) {

@@ -44,6 +44,7 @@ typedef struct lr_admin_auth_cfg {
     uint64_t app_id; /* sdkappid every request must carry */
     size_t nadmins;  /* 0: the one default admin "administrator" */
     lr_str admins[LR_ADMIN_MAX_ADMINS];
+    struct lr_sig_ctx *sig; /* the admin loop's verifier for secret; NULL: one-shot */
 } lr_admin_auth_cfg;
 
 /* Fill cfg with secret and app_id and the default admin list. */

@@ -54,6 +54,7 @@ static admin_state *state(lr_shard *sh)
         if (!st) return NULL;
         lr_engine *e = sh->eng;
         lr_admin_auth_cfg_init(&st->auth, (lr_str){e->secret, e->secret_len}, sh->cfg->app_id);
+        st->auth.sig = sh->sig;
         st->auth.nadmins = e->nadmins;
         for (uint32_t i = 0; i < e->nadmins && i < LR_ADMIN_MAX_ADMINS; i++)
             st->auth.admins[i] = lr_str_c(e->admins[i]);

@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <zlib.h>
@@ -43,35 +44,31 @@ static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 typedef enum { B64_STD, B64_TENCENT, B64_URL } b64_kind;
 
-static int b64_alnum(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    return -1;
-}
+/* A character's value + 1 in each alphabet; 0: not in it. */
+#define B64_ALNUM                                                                                  \
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,        \
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, \
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23,            \
+    ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,            \
+    ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37,            \
+    ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44,            \
+    ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51,            \
+    ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58,            \
+    ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62
 
-static int b64_value(b64_kind k, unsigned char c)
-{
-    int v = b64_alnum(c);
-    if (v >= 0) return v;
-    switch (k) {
-    case B64_STD:
-        return c == '+' ? 62 : c == '/' ? 63 : -1;
-    case B64_TENCENT:
-        return (c == '*' || c == '+') ? 62 : (c == '-' || c == '/') ? 63 : -1;
-    case B64_URL:
-        return c == '-' ? 62 : c == '_' ? 63 : -1;
-    }
-    return -1;
-}
+static const uint8_t b64_dec[3][256] = {
+    [B64_STD] = {B64_ALNUM, ['+'] = 63, ['/'] = 64},
+    [B64_TENCENT] = {B64_ALNUM, ['*'] = 63, ['+'] = 63, ['-'] = 64, ['/'] = 64},
+    [B64_URL] = {B64_ALNUM, ['-'] = 63, ['_'] = 64},
+};
 
 static bool b64_is_pad(b64_kind k, unsigned char c)
 {
     return c == '=' || (k == B64_TENCENT && c == '_');
 }
 
-/* Returns the decoded length, or -1 when undecodable or longer than cap. */
+/* Returns the decoded length, or -1 when undecodable or longer than cap.
+ * Four characters at a time through a table: a login decodes ~250. */
 static ssize_t b64_decode(b64_kind k, const char *in, size_t n, uint8_t *out, size_t cap)
 {
     size_t total = n, pads = 0;
@@ -85,19 +82,26 @@ static ssize_t b64_decode(b64_kind k, const char *in, size_t n, uint8_t *out, si
     size_t outlen = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
     if (outlen > cap) return -1;
 
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value(k, (unsigned char)in[i]);
-        if (v < 0) return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
+    const uint8_t *t = b64_dec[k];
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t a = t[s[i]], b = t[s[i + 1]], c = t[s[i + 2]], d = t[s[i + 3]];
+        if (!a || !b || !c || !d) return -1;
+        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+        out[o++] = (uint8_t)(v >> 16);
+        out[o++] = (uint8_t)(v >> 8);
+        out[o++] = (uint8_t)v;
+    }
+    if (i < n) { /* 2 or 3 characters: 1 or 2 bytes, the spare bits ignored */
+        uint32_t v = 0;
+        for (size_t j = 0; i + j < n; j++) {
+            uint32_t x = t[s[i + j]];
+            if (!x) return -1;
+            v |= (x - 1) << (18 - 6 * j);
         }
+        out[o++] = (uint8_t)(v >> 16);
+        if (n - i == 3) out[o++] = (uint8_t)(v >> 8);
     }
     return (ssize_t)o;
 }
@@ -139,12 +143,53 @@ static ssize_t b64_encode(b64_kind k, const uint8_t *in, size_t n, char *out, si
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static bool hmac_sha256(lr_str key, const void *data, size_t len, uint8_t mac[LR_SIG_MAC_LEN])
+/* A verifier's state kept between logins (lr_sig_ctx_new): building an
+ * HMAC key schedule and an inflate state cost more than the MAC and the
+ * inflation they serve. */
+struct lr_sig_ctx {
+    char *secret;
+    size_t secret_len;
+    EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with the secret */
+    z_stream zs;      /* reset for each UserSig */
+};
+
+static bool hmac_sha256(lr_sig_ctx *x, lr_str key, const void *data, size_t len,
+                        uint8_t mac[LR_SIG_MAC_LEN])
 {
+    if (x) {
+        /* a NULL key reuses the schedule of the one set at creation */
+        size_t n = 0;
+        return EVP_MAC_init(x->mac, NULL, 0, NULL) && EVP_MAC_update(x->mac, data, len) &&
+               EVP_MAC_final(x->mac, mac, &n, LR_SIG_MAC_LEN) && n == LR_SIG_MAC_LEN;
+    }
     unsigned int maclen = 0;
     if (key.len == 0 || key.len > INT32_MAX) return false;
     if (!HMAC(EVP_sha256(), key.p, (int)key.len, data, len, mac, &maclen)) return false;
     return maclen == LR_SIG_MAC_LEN;
+}
+
+/* Inflate a whole zlib stream of n bytes into out; false when it is not
+ * exactly one complete stream or would inflate past cap. */
+static bool inflate_all(lr_sig_ctx *x, const uint8_t *in, size_t n, uint8_t *out, size_t *len)
+{
+    if (!x) {
+        /* uncompress2 stops at the bound: Z_BUF_ERROR covers both a
+         * truncated stream and one that would inflate past it */
+        uLongf tlen = (uLongf)*len;
+        uLong consumed = (uLong)n;
+        if (uncompress2(out, &tlen, in, &consumed) != Z_OK || consumed != (uLong)n) return false;
+        *len = tlen;
+        return true;
+    }
+    /* one call with Z_FINISH: no window is filled, nothing allocated */
+    if (inflateReset(&x->zs) != Z_OK) return false;
+    x->zs.next_in = (Bytef *)(uintptr_t)in;
+    x->zs.avail_in = (uInt)n;
+    x->zs.next_out = out;
+    x->zs.avail_out = (uInt)*len;
+    if (inflate(&x->zs, Z_FINISH) != Z_STREAM_END || x->zs.avail_in != 0) return false;
+    *len = x->zs.total_out;
+    return true;
 }
 
 /* A MAC given in base64 matches ours. Anything that is not 32 bytes of
@@ -171,6 +216,22 @@ static bool parse_digits(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
+/* v in decimal, NUL-terminated; false when cap is too small. */
+static bool u64_text(uint64_t v, char *out, size_t cap)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (n >= cap) return false;
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return true;
+}
+
 /*
  * A non-negative integer field that TLSSigAPIv2 writes as a JSON number and
  * some re-implementations write as a string. Its text is what the signer
@@ -183,8 +244,7 @@ static bool field_uint(json_t *obj, const char *key, uint64_t *val, char *text, 
         json_int_t v = json_integer_value(f);
         if (v < 0) return false;
         *val = (uint64_t)v;
-        int n = snprintf(text, cap, "%" PRIu64, *val);
-        return n > 0 && (size_t)n < cap;
+        return u64_text(*val, text, cap);
     }
     if (json_is_string(f)) {
         const char *s = json_string_value(f);
@@ -206,32 +266,61 @@ static int64_t add_sat(int64_t a, int64_t b)
 
 /* ---- UserSig ---------------------------------------------------------- */
 
+typedef struct text_buf {
+    char *p;
+    size_t len, cap;
+} text_buf;
+
+static void put(text_buf *b, const char *s, size_t n)
+{
+    if (b->len > b->cap || n > b->cap - b->len) {
+        b->len = b->cap + 1; /* overflowed: stays so */
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void puts_(text_buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
 /* The MAC input: the four fields in this exact form, plus the optional
- * userbuf that TLSSigAPIv2 signs when one is embedded. */
+ * userbuf that TLSSigAPIv2 signs when one is embedded. Its length, or -1
+ * when it does not fit in cap. */
 static int usersig_content(char *out, size_t cap, const char *id, size_t id_len, const char *app,
                            const char *t, const char *e, const char *userbuf)
 {
-    int n = snprintf(out, cap,
-                     "TLS.identifier:%.*s\nTLS.sdkappid:%s\nTLS.time:%s\nTLS.expire:%s\n%s%s%s",
-                     (int)id_len, id, app, t, e, userbuf ? "TLS.userbuf:" : "",
-                     userbuf ? userbuf : "", userbuf ? "\n" : "");
-    if (n < 0 || (size_t)n >= cap) return -1;
-    return n;
+    text_buf b = {out, 0, cap};
+    puts_(&b, "TLS.identifier:");
+    put(&b, id, id_len);
+    puts_(&b, "\nTLS.sdkappid:");
+    puts_(&b, app);
+    puts_(&b, "\nTLS.time:");
+    puts_(&b, t);
+    puts_(&b, "\nTLS.expire:");
+    puts_(&b, e);
+    puts_(&b, "\n");
+    if (userbuf) {
+        puts_(&b, "TLS.userbuf:");
+        puts_(&b, userbuf);
+        puts_(&b, "\n");
+    }
+    return b.len < cap && b.len <= INT32_MAX ? (int)b.len : -1;
 }
 
-static int usersig_verify(lr_str secret, uint64_t app_id, lr_str user, lr_str sig, int64_t now_s)
+static int usersig_verify(lr_sig_ctx *x, lr_str secret, uint64_t app_id, lr_str user, lr_str sig,
+                          int64_t now_s)
 {
     uint8_t packed[LR_SIG_DECODED_MAX];
     ssize_t plen = b64_decode(B64_TENCENT, sig.p, sig.len, packed, sizeof packed);
     if (plen <= 0) return LR_ERR_SIG_MALFORMED;
 
-    /* uncompress2 stops at the bound: Z_BUF_ERROR covers both a truncated
-     * stream and one that would inflate past LR_SIG_JSON_MAX. */
+    /* bounded: a zlib bomb stops at LR_SIG_JSON_MAX; trailing bytes fail */
     uint8_t text[LR_SIG_JSON_MAX];
-    uLongf tlen = sizeof text;
-    uLong consumed = (uLong)plen;
-    if (uncompress2(text, &tlen, packed, &consumed) != Z_OK) return LR_ERR_SIG_MALFORMED;
-    if (consumed != (uLong)plen) return LR_ERR_SIG_MALFORMED; /* trailing bytes */
+    size_t tlen = sizeof text;
+    if (!inflate_all(x, packed, (size_t)plen, text, &tlen)) return LR_ERR_SIG_MALFORMED;
 
     json_error_t jerr;
     json_t *doc = json_loadb((const char *)text, tlen, JSON_REJECT_DUPLICATES, &jerr);
@@ -264,7 +353,7 @@ static int usersig_verify(lr_str secret, uint64_t app_id, lr_str user, lr_str si
 
     uint8_t mac[LR_SIG_MAC_LEN];
     rc = LR_ERR_SIG_VERIFY;
-    if (!hmac_sha256(secret, content, (size_t)clen, mac)) goto out;
+    if (!hmac_sha256(x, secret, content, (size_t)clen, mac)) goto out;
     if (!mac_matches(B64_TENCENT, json_string_value(mac_f), json_string_length(mac_f), mac))
         goto out;
 
@@ -315,7 +404,7 @@ int lr_usersig_make(lr_str secret, uint64_t app_id, lr_str user, int64_t now_s, 
     int clen = usersig_content(content, sizeof content, user.p, user.len, app, t, e, NULL);
     if (clen < 0) return LR_ELIMIT;
     uint8_t mac[LR_SIG_MAC_LEN];
-    if (!hmac_sha256(secret, content, (size_t)clen, mac)) return LR_EINVAL;
+    if (!hmac_sha256(NULL, secret, content, (size_t)clen, mac)) return LR_EINVAL;
     char mac64[LR_SIG_MAC_B64 + 1];
     if (b64_encode(B64_STD, mac, sizeof mac, mac64, sizeof mac64) < 0) return LR_ELIMIT;
 
@@ -328,11 +417,22 @@ int lr_usersig_make(lr_str secret, uint64_t app_id, lr_str user, int64_t now_s, 
                         id, app, e, t, mac64);
     if (jlen < 0 || (size_t)jlen >= sizeof json) return LR_ELIMIT;
 
+    /* The smallest window and hash zlib has: a ~200-byte text needs no
+     * more, and compress2's defaults zero ~270 KB per call (a bench signs
+     * 100,000 of them). Any inflater reads the result. */
     uint8_t packed[LR_SIG_JSON_MAX + 64];
-    uLongf plen = sizeof packed;
-    if (compressBound((uLong)jlen) > plen) return LR_ELIMIT;
-    if (compress2(packed, &plen, (const Bytef *)json, (uLong)jlen, Z_BEST_COMPRESSION) != Z_OK)
-        return LR_ELIMIT;
+    if (compressBound((uLong)jlen) > sizeof packed) return LR_ELIMIT;
+    z_stream zs = {0};
+    if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 9, 1, Z_DEFAULT_STRATEGY) != Z_OK)
+        return LR_ENOMEM;
+    zs.next_in = (Bytef *)json;
+    zs.avail_in = (uInt)jlen;
+    zs.next_out = packed;
+    zs.avail_out = sizeof packed;
+    int zrc = deflate(&zs, Z_FINISH);
+    size_t plen = zs.total_out;
+    deflateEnd(&zs);
+    if (zrc != Z_STREAM_END) return LR_ELIMIT;
 
     ssize_t n = b64_encode(B64_TENCENT, packed, plen, out, cap);
     return n < 0 ? LR_ELIMIT : (int)n;
@@ -371,7 +471,7 @@ static bool jwt_time(json_t *f, int64_t *out)
     return false;
 }
 
-static int jwt_verify(lr_str secret, lr_str user, lr_str sig, int64_t now_s)
+static int jwt_verify(lr_sig_ctx *x, lr_str secret, lr_str user, lr_str sig, int64_t now_s)
 {
     const char *d1 = memchr(sig.p, '.', sig.len);
     if (!d1) return LR_ERR_SIG_MALFORMED;
@@ -400,7 +500,7 @@ static int jwt_verify(lr_str secret, lr_str user, lr_str sig, int64_t now_s)
 
     uint8_t mac[LR_SIG_MAC_LEN];
     rc = LR_ERR_SIG_VERIFY;
-    if (!hmac_sha256(secret, sig.p, hdr.len + 1 + pay.len, mac)) goto out;
+    if (!hmac_sha256(x, secret, sig.p, hdr.len + 1 + pay.len, mac)) goto out;
     if (!mac_matches(B64_URL, mac_s.p, mac_s.len, mac)) goto out;
 
     rc = LR_ERR_SIG_USER;
@@ -438,7 +538,7 @@ int lr_jwt_make(lr_str secret, lr_str user, int64_t now_s, int64_t expire_s, cha
     if (signed_len + 1 >= cap) return LR_ELIMIT;
 
     uint8_t mac[LR_SIG_MAC_LEN];
-    if (!hmac_sha256(secret, out, signed_len, mac)) return LR_EINVAL;
+    if (!hmac_sha256(NULL, secret, out, signed_len, mac)) return LR_EINVAL;
     out[signed_len] = '.';
     ssize_t m = b64_encode(B64_URL, mac, sizeof mac, out + signed_len + 1, cap - signed_len - 1);
     if (m < 0) return LR_ELIMIT;
@@ -447,10 +547,57 @@ int lr_jwt_make(lr_str secret, lr_str user, int64_t now_s, int64_t expire_s, cha
 
 /* ---- entry ------------------------------------------------------------ */
 
-int lr_sig_verify(lr_str secret, uint64_t app_id, lr_str user, lr_str sig, int64_t now_s)
+static int verify(lr_sig_ctx *x, lr_str secret, uint64_t app_id, lr_str user, lr_str sig,
+                  int64_t now_s)
 {
     if (!sig.p || sig.len == 0 || sig.len > LR_MAX_SIG) return LR_ERR_SIG_MALFORMED;
     /* '.' is in neither UserSig alphabet, so it marks a JWT unambiguously. */
-    if (memchr(sig.p, '.', sig.len)) return jwt_verify(secret, user, sig, now_s);
-    return usersig_verify(secret, app_id, user, sig, now_s);
+    if (memchr(sig.p, '.', sig.len)) return jwt_verify(x, secret, user, sig, now_s);
+    return usersig_verify(x, secret, app_id, user, sig, now_s);
+}
+
+int lr_sig_verify(lr_str secret, uint64_t app_id, lr_str user, lr_str sig, int64_t now_s)
+{
+    return verify(NULL, secret, app_id, user, sig, now_s);
+}
+
+int lr_sig_verify_with(lr_sig_ctx *x, uint64_t app_id, lr_str user, lr_str sig, int64_t now_s)
+{
+    return verify(x, (lr_str){x->secret, x->secret_len}, app_id, user, sig, now_s);
+}
+
+lr_sig_ctx *lr_sig_ctx_new(lr_str secret)
+{
+    if (secret.len == 0 || secret.len > INT32_MAX) return NULL;
+    lr_sig_ctx *x = calloc(1, sizeof(*x));
+    if (!x) return NULL;
+    x->secret = malloc(secret.len);
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (m) x->mac = EVP_MAC_CTX_new(m);
+    EVP_MAC_free(m);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                           OSSL_PARAM_construct_end()};
+    bool zs = inflateInit(&x->zs) == Z_OK;
+    if (!zs || !x->secret || !x->mac ||
+        !EVP_MAC_init(x->mac, (const unsigned char *)secret.p, secret.len, params)) {
+        if (zs) inflateEnd(&x->zs);
+        EVP_MAC_CTX_free(x->mac);
+        free(x->secret);
+        free(x);
+        return NULL;
+    }
+    memcpy(x->secret, secret.p, secret.len);
+    x->secret_len = secret.len;
+    return x;
+}
+
+void lr_sig_ctx_free(lr_sig_ctx *x)
+{
+    if (!x) return;
+    inflateEnd(&x->zs);
+    EVP_MAC_CTX_free(x->mac);
+    OPENSSL_cleanse(x->secret, x->secret_len);
+    free(x->secret);
+    free(x);
 }

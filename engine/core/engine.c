@@ -222,8 +222,10 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         sh->backlog_head = calloc(e->nthreads, sizeof(lr_imsg *));
         sh->backlog_tail = calloc(e->nthreads, sizeof(lr_imsg *));
         sh->wake = calloc(e->nthreads, 1);
+        sh->sig = lr_sig_ctx_new((lr_str){e->secret, e->secret_len});
         if (!sh->conns || !sh->in || !sh->out || !sh->backlog_head || !sh->backlog_tail ||
-            !sh->wake || lr_map_init(&sh->rooms, 64, LR_MAP_KEY_OFF(lr_room, node, rec.id)) ||
+            !sh->wake || !sh->sig ||
+            lr_map_init(&sh->rooms, 64, LR_MAP_KEY_OFF(lr_room, node, rec.id)) ||
             lr_map_init(&sh->lrooms, 64, LR_MAP_KEY_OFF(lr_lroom, node, id)) ||
             lr_map_init(&sh->users, 64, LR_MAP_KEY_OFF(lr_user, node, id)) ||
             lr_map_init(&sh->profiles, 64, LR_MAP_KEY_OFF(lr_profile, node, id))) {
@@ -432,6 +434,7 @@ void lr_engine_destroy(lr_engine *e)
         free(sh->backlog_tail);
         free(sh->wake);
         free(sh->conns);
+        lr_sig_ctx_free(sh->sig);
         lr_timers_free(&sh->timers);
         lr_buf_free(&sh->scratch);
         lr_buf_free(&sh->scratch2);

@@ -204,6 +204,7 @@ struct lr_shard {
     uint64_t rng;
     uint64_t guest_seq;
     lr_buf scratch, scratch2; /* encoding scratch, never kept across calls */
+    struct lr_sig_ctx *sig;   /* login verifier: the secret's HMAC schedule, inflate state */
     bool stopping;
     bool stopped;
     uint64_t stop_deadline;

@@ -72,9 +72,7 @@ static int user_login(lr_shard *sh, lr_conn *c, lr_str user, lr_str sig, lr_str 
         return LR_ERR_INVALID_PARAM;
     if (nick.len > LR_MAX_NICK || avatar.len > LR_MAX_AVATAR) return LR_ERR_INVALID_PARAM;
     if (sig.len == 0) return LR_ERR_SIG_MALFORMED;
-    lr_engine *e = sh->eng;
-    int rc = lr_sig_verify((lr_str){e->secret, e->secret_len}, sh->cfg->app_id, user, sig,
-                           lr_wall_ms() / 1000);
+    int rc = lr_sig_verify_with(sh->sig, sh->cfg->app_id, user, sig, lr_wall_ms() / 1000);
     if (rc) return rc;
     return set_identity(sh, c, user, nick, avatar, false);
 }

@@ -208,9 +208,17 @@ static char *py_jwt(const char *key, const char *user, int64_t iat, int64_t exp,
     return py("jwt", key, user, i_s, e_s, variant, NULL);
 }
 
+/* Both verifiers: the one-shot and the one a shard keeps (lr_sig_ctx),
+ * which must give the same answer every time it is reused. */
 static int verify(const char *key, uint64_t app, const char *user, const char *sig, int64_t now)
 {
-    return lr_sig_verify(lr_str_c(key), app, lr_str_c(user), lr_str_c(sig), now);
+    int rc = lr_sig_verify(lr_str_c(key), app, lr_str_c(user), lr_str_c(sig), now);
+    lr_sig_ctx *x = lr_sig_ctx_new(lr_str_c(key));
+    assert_non_null(x);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(lr_sig_verify_with(x, app, lr_str_c(user), lr_str_c(sig), now), rc);
+    lr_sig_ctx_free(x);
+    return rc;
 }
 
 /* Verifies a python UserSig of the given variant for alice at T0 + 10. */
@@ -348,6 +356,48 @@ static void test_usersig_undecodable_inputs_are_malformed(void **state)
         int rc = verify_variant(variants[i]);
         if (rc != LR_ERR_SIG_MALFORMED) fail_msg("variant %s gave %d", variants[i], rc);
     }
+}
+
+/* A shard's verifier sees good and bad signatures in any order: a bomb,
+ * a truncated stream or a bad MAC must leave nothing behind that changes
+ * the next answer. */
+static void test_kept_verifier_is_reset_between_signatures(void **state)
+{
+    (void)state;
+    char key[40];
+    make_secret(key, sizeof key);
+    static const char *const variants[] = {"", "bomb",    "", "truncated", "", "trailing",
+                                           "", "badzlib", "", "dup",       "", "no:TLS.sig"};
+    char *sigs[LR_ARRAY_LEN(variants)];
+    for (size_t i = 0; i < LR_ARRAY_LEN(variants); i++)
+        sigs[i] = py_usersig(key, "alice", APP, T0, EXPIRE, variants[i]);
+    char *jwt = py_jwt(key, "alice", T0, T0 + EXPIRE, "");
+    lr_sig_ctx *x = lr_sig_ctx_new(lr_str_c(key));
+    assert_non_null(x);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < LR_ARRAY_LEN(variants); i++) {
+            int want = variants[i][0] ? LR_ERR_SIG_MALFORMED : 0;
+            assert_int_equal(
+                lr_sig_verify_with(x, APP, LR_STR_LIT("alice"), lr_str_c(sigs[i]), T0 + 10), want);
+            assert_int_equal(
+                lr_sig_verify_with(x, APP, LR_STR_LIT("bob"), lr_str_c(sigs[i]), T0 + 10),
+                want ? want : LR_ERR_SIG_USER);
+        }
+        assert_int_equal(lr_sig_verify_with(x, APP, LR_STR_LIT("alice"), lr_str_c(jwt), T0 + 10),
+                         0);
+    }
+    /* another secret's signature fails the kept key */
+    lr_sig_ctx *y = lr_sig_ctx_new(LR_STR_LIT("another secret"));
+    assert_non_null(y);
+    assert_int_equal(lr_sig_verify_with(y, APP, LR_STR_LIT("alice"), lr_str_c(sigs[0]), T0 + 10),
+                     LR_ERR_SIG_VERIFY);
+    lr_sig_ctx_free(y);
+    lr_sig_ctx_free(x);
+    assert_null(lr_sig_ctx_new(LR_STR_LIT("")));
+    lr_sig_ctx_free(NULL);
+    for (size_t i = 0; i < LR_ARRAY_LEN(variants); i++)
+        free(sigs[i]);
+    free(jwt);
 }
 
 static void test_usersig_longer_than_max_is_malformed_even_if_valid(void **state)
@@ -674,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_usersig_for_another_app_id_is_malformed),
         cmocka_unit_test(test_usersig_checks_run_in_documented_order),
         cmocka_unit_test(test_usersig_undecodable_inputs_are_malformed),
+        cmocka_unit_test(test_kept_verifier_is_reset_between_signatures),
         cmocka_unit_test(test_usersig_longer_than_max_is_malformed_even_if_valid),
         cmocka_unit_test(test_usersig_made_here_verifies_in_python),
         cmocka_unit_test(test_usersig_make_fits_max_user_in_512_and_reports_small_buffers),
