@@ -234,7 +234,8 @@ lr_engine *lr_engine_create(const lr_config *cfg, char *err, size_t errcap)
         }
         lr_mpsc_init(&sh->foreign);
         lr_dlist_init(&sh->send_list);
-        lr_dlist_init(&sh->hold_list);
+        for (uint32_t k = 0; k < LR_HOLD_SLOTS; k++)
+            lr_dlist_init(&sh->hold_wheel[k]);
         lr_timers_init(&sh->timers);
         sh->event_fd = eventfd(0, EFD_CLOEXEC);
         if (sh->event_fd < 0) {

@@ -117,6 +117,9 @@ typedef struct lr_listener {
 
 /* Counters a shard keeps; summed over shards for /metrics. Only the owning
  * shard writes them (relaxed atomics so readers see whole values). */
+#define LR_HOLD_SLOT_MS 4
+#define LR_HOLD_SLOTS 512 /* two seconds ahead; later deadlines wait a turn */
+
 typedef struct lr_shard_stats {
     _Atomic uint64_t conns, accepts, closes;
     _Atomic uint64_t msgs_in, msgs_passed, deliveries, sends, send_bytes;
@@ -186,8 +189,12 @@ struct lr_shard {
     lr_timer sweep_timer; /* once a second: idle/ping/slow sweeps, frame release */
     uint32_t sweeps;
     lr_timer adapt_timer; /* batching controller */
-    lr_timer hold_timer;  /* replicas whose members keep frames (room/fanout.c) */
-    lr_dlist hold_list;
+    /* replicas whose members keep frames, by when the oldest reaches the
+     * delay: a wheel of LR_HOLD_SLOTS lists of LR_HOLD_SLOT_MS each */
+    lr_timer hold_timer;
+    lr_dlist hold_wheel[LR_HOLD_SLOTS];
+    uint64_t hold_pos; /* the next slot (ms / LR_HOLD_SLOT_MS) the timer looks at */
+    uint32_t nholding;
 
     lr_map rooms;                /* home rooms: lr_room */
     lr_map lrooms;               /* local replicas: lr_lroom */

@@ -8,8 +8,8 @@
  * their turns by phase, one k-th of them at each frame, so a room's sends
  * spread over its frames instead of leaving in one burst every k frames.
  * A member also goes when its oldest frame would pass D before the next
- * frame is expected (the room slowed down), or when it holds k frames
- * already (k shrank). No state, no clock, no I/O.
+ * frame is expected (the room slowed down, or k changed). No state, no
+ * clock, no I/O.
  */
 #ifndef LR_ROOM_PACE_H
 #define LR_ROOM_PACE_H
@@ -36,49 +36,62 @@ static inline uint32_t lr_pace_gap(uint32_t gap16, uint64_t dt_ms, uint32_t k)
     return (uint32_t)((3 * (uint64_t)gap16 + 16 * dt_ms) / 4);
 }
 
+/* The hold tick's period, and how early it sends a kept frame: a
+ * sixteenth of the delay (pace_overdue). */
+static inline uint64_t lr_pace_slack(uint32_t delay_ms)
+{
+    return delay_ms / 16;
+}
+
+/* Whether k frames per send fit the delay with a margin (1/16 ms units):
+ * the oldest waits (k - 1) gaps, and a frame a little late must still come
+ * before the hold tick sends its members without it. */
+static inline bool pace_fits(uint64_t k, uint32_t delay_ms, uint32_t gap16, uint64_t margin16)
+{
+    return (k - 1) * gap16 + margin16 <= 16 * (uint64_t)delay_ms;
+}
+
 /* Frames per send when frames may wait delay_ms and come every gap16 / 16
- * ms; 1 means every frame goes to every member at once. The oldest frame
- * of a send waits (k - 1) gaps, planned a quarter gap short of the delay
- * so that a frame a little late still comes before the hold timer sends
- * without it (at 40 msg/s and 175 ms: 7 frames, the oldest 150 ms old). */
+ * ms; 1 means every frame goes to every member at once. Planned with a
+ * margin of a quarter gap or twice the slack, whichever is more (at
+ * 40 msg/s and 175 ms: 7 frames, the oldest 150 ms old; at 4 msg/s and
+ * 1,000 ms: 4, the oldest 750 ms old). */
 static inline uint32_t lr_pace_k(uint32_t delay_ms, uint32_t gap16)
 {
     if (delay_ms == 0) return 1;
     uint64_t d16 = 16 * (uint64_t)delay_ms, margin = gap16 / 4;
+    if (margin < 32 * lr_pace_slack(delay_ms)) margin = 32 * lr_pace_slack(delay_ms);
     if (d16 <= margin) return 1;
     uint64_t k = gap16 ? (d16 - margin) / gap16 + 1 : LR_PACE_K_MAX;
     return k > LR_PACE_K_MAX ? LR_PACE_K_MAX : (uint32_t)k;
 }
 
-/* Consecutive frames that must ask for another k before it changes. */
+/* Consecutive frames that must ask for a larger k before it grows. */
 #define LR_PACE_VOTES 8
 
 /* The replica's k after a frame: `want` is lr_pace_k of the frame. A
  * smoothed gap still jitters by a few per cent, and every change of k
- * moves members to other phases (some go twice), so a batched k follows
- * `want` only after LR_PACE_VOTES frames in a row asked for more (or for
- * less); votes counts them, up positive, down negative. It shrinks at once
- * when its oldest frame would wait longer than the delay, and an unbatched
- * one (k 1) takes `want` at once. */
-static inline uint32_t lr_pace_k_next(uint32_t k, uint32_t want, int8_t *votes, uint32_t delay_ms,
+ * moves members to other phases (some go twice), so k grows only after
+ * LR_PACE_VOTES frames in a row asked for more (votes counts them), and
+ * shrinks only when it no longer fits with half the planning margin (an
+ * eighth of a gap, or the slack): the band between keeps it still. An
+ * unbatched replica (k 1) takes `want` at once. */
+static inline uint32_t lr_pace_k_next(uint32_t k, uint32_t want, uint8_t *votes, uint32_t delay_ms,
                                       uint32_t gap16)
 {
-    if (k <= 1 || (uint64_t)(k - 1) * gap16 > 16 * (uint64_t)delay_ms) {
+    uint64_t half = gap16 / 8;
+    if (half < 16 * lr_pace_slack(delay_ms)) half = 16 * lr_pace_slack(delay_ms);
+    if (k <= 1 || want == 0 || !pace_fits(k, delay_ms, gap16, half)) {
         *votes = 0;
         return want;
     }
-    if (want == k) {
+    if (want <= k) {
         *votes = 0;
         return k;
     }
-    int8_t v = *votes;
-    v = want > k ? (v > 0 ? v + 1 : 1) : (v < 0 ? v - 1 : -1);
-    if (v >= LR_PACE_VOTES || v <= -LR_PACE_VOTES) {
-        *votes = 0;
-        return want;
-    }
-    *votes = v;
-    return k;
+    if (++*votes < LR_PACE_VOTES) return k;
+    *votes = 0;
+    return want;
 }
 
 /* A member's phase in [0, k), from a key that stays the same for the
@@ -95,21 +108,23 @@ static inline uint32_t lr_pace_turn(uint64_t h, uint32_t k)
     return (uint32_t)((k - h % k) % k);
 }
 
-/* Whether a member with `pending` frames (pending > 0), the oldest of them
- * age_ms old, goes with the frame that just arrived. */
-static inline bool lr_pace_due(uint32_t phase, uint32_t turn, uint64_t pending, uint32_t k,
-                               uint64_t age_ms, uint32_t gap16, uint32_t delay_ms)
+/* Whether a member whose oldest frame is age_ms old goes with the frame
+ * that just arrived: its phase's turn, or the next frame, expected a gap
+ * from now, would come after the delay (the room slowed down, or k just
+ * changed and its phase moved away). */
+static inline bool lr_pace_due(uint32_t phase, uint32_t turn, uint64_t age_ms, uint32_t gap16,
+                               uint32_t delay_ms)
 {
-    return phase == turn || pending >= k || 16 * age_ms + gap16 > 16 * (uint64_t)delay_ms;
+    return phase == turn || 16 * age_ms + gap16 > 16 * (uint64_t)delay_ms;
 }
 
-/* Whether a member whose oldest frame is age_ms old goes when the
- * replica's hold timer fires: frames stopped coming, and those it holds
- * reach the delay. Those within an eighth of it go too, so one firing
- * takes a room's stragglers together. */
+/* Whether a member whose oldest frame is age_ms old goes when the hold
+ * tick finds its replica due: frames stopped coming, and those it keeps
+ * reach the delay within a slack, so one tick takes a room's stragglers
+ * together and none waits past the delay. */
 static inline bool lr_pace_overdue(uint64_t age_ms, uint32_t delay_ms)
 {
-    return age_ms + delay_ms / 8 >= delay_ms;
+    return age_ms + lr_pace_slack(delay_ms) >= delay_ms;
 }
 
 #endif

@@ -65,10 +65,10 @@ typedef struct lr_lroom {
     uint64_t last_frame_ms;
     uint32_t gap16; /* smoothed gap between its frames, 1/16 ms (room/pace.h) */
     uint16_t k;     /* frames per send its members take, and the votes to change it */
-    int8_t k_votes;
+    uint8_t k_votes;
     bool queued;
     struct lr_lroom *flush_next;
-    lr_dlist hold_node;   /* on the shard's hold list while members keep frames */
+    lr_dlist hold_node;   /* on the shard's hold wheel while members keep frames */
     uint64_t hold_due_ms; /* when the oldest kept frame reaches the delay */
 } lr_lroom;
 
