@@ -106,8 +106,9 @@ class BenchScenarios(DaemonCase):
     async def test_a_shard_that_batches_delivers_everything_in_order(self):
         # 5,000 receivers of 40 msg/s on one shard need ~200,000 sends a
         # second unbatched: the controller must batch (fanout-delay-ms),
-        # and the wheel, the armed connections and the drain after the last
-        # frame must still bring every message, once, in seq order
+        # and pacing (members by phase, the hold wheel for the frames left
+        # when publishing stops) must still bring every message, once, in
+        # seq order
         d = self.daemon("--shards", "1")
         rep = self.run_bench(d, "--scenario", "stadium", "--conns", "5000", "--duration", "3")
         self.assert_joined_and_lossless(rep)
