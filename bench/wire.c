@@ -20,15 +20,7 @@
 
 static char *put_u64(char *w, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *w++ = tmp[--n];
-    return w;
+    return w + lr_u64_dec(v, w);
 }
 
 size_t bench_body_make(char *out, size_t cap, const bench_body *b, uint32_t size)

@@ -219,15 +219,10 @@ static bool parse_digits(const char *s, size_t len, uint64_t *out)
 /* v in decimal, NUL-terminated; false when cap is too small. */
 static bool u64_text(uint64_t v, char *out, size_t cap)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    char d[20];
+    size_t n = lr_u64_dec(v, d);
     if (n >= cap) return false;
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    memcpy(out, d, n);
     out[n] = '\0';
     return true;
 }

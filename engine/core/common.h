@@ -110,6 +110,20 @@ int lr_err_slot_code(unsigned slot);
 /* Room and user ids: 1..max bytes of printable ASCII (0x21..0x7e). */
 bool lr_id_valid(lr_str s, size_t max);
 
+/* v in decimal at out (at most 20 digits, no NUL); returns the digits. */
+static inline size_t lr_u64_dec(uint64_t v, char out[20])
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 static inline uint64_t lr_clock_ms(void)
 {
     struct timespec ts;
