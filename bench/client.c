@@ -525,6 +525,8 @@ static void pub_ack(bench_worker *w, bench_conn *c, const bench_push *m, bool ok
 
 /* ---- receiving ---- */
 
+static void ival_update(bench_worker *w, int ph);
+
 /* The hot path: once per delivered message on every receiver. Counters
  * and histogram buckets only; no allocation, no lock. */
 static void deliver(bench_worker *w, bench_conn *c, const bench_body *b, uint64_t seq,
@@ -549,6 +551,10 @@ static void deliver(bench_worker *w, bench_conn *c, const bench_body *b, uint64_
     *last = seq;
     uint64_t now = lr_clock_us(), lat = now > b->sent_us ? now - b->sent_us : 0;
     bench_hist_add(&w->lat, lat);
+    /* a worker that read the phase just before publishing began may take
+     * another worker's first frames in the same turn: every delivery of
+     * the run belongs to a second of the series */
+    if (!w->ival_cur) ival_update(w, __atomic_load_n(&w->run->phase, __ATOMIC_ACQUIRE));
     if (w->ival_cur) bench_hist_add(&w->ival_cur->lat, lat);
     if (w->room_delivered) w->room_delivered[c->room]++;
     BENCH_ADD(w->st.delivered, 1);
