@@ -44,6 +44,17 @@ static inline void lr_dlist_move_tail(lr_dlist *h, lr_dlist *n)
     lr_dlist_remove(n);
     lr_dlist_push_tail(h, n);
 }
+/* Move every node of `from` to the empty head `to` (from is left empty). */
+static inline void lr_dlist_take(lr_dlist *to, lr_dlist *from)
+{
+    lr_dlist_init(to);
+    if (lr_dlist_empty(from)) return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    lr_dlist_init(from);
+}
 static inline lr_dlist *lr_dlist_first(const lr_dlist *h)
 {
     return h->next == h ? NULL : h->next;

@@ -286,6 +286,31 @@ static void hold_until(lr_shard *sh, lr_lroom *lr, bool keeps, uint32_t oldest_a
         queue_flush(sh, lr);
 }
 
+/* One pass over a replica's members with frames waiting: those whose time
+ * came become due, the others keep their frames and put the replica on the
+ * hold wheel. With a frame just arrived (k > 1) a member goes on its
+ * phase's turn or when the next frame would come too late; from the hold
+ * tick (k 0) when its oldest frame reaches the delay. */
+static void pass(lr_shard *sh, lr_lroom *lr, uint32_t k, uint32_t delay)
+{
+    uint32_t turn = k ? lr_pace_turn(lr->head - 1, k) : 0;
+    uint32_t kept = 0; /* the age of the oldest frame a member keeps */
+    bool keeps = false;
+    for (lr_member *mb = lr->members; mb; mb = mb->next) {
+        uint32_t age;
+        if (!oldest_pending(sh, lr, mb, &age)) continue;
+        bool go = k ? lr_pace_due(lr_pace_phase((uintptr_t)mb, k), turn, age, lr->gap16, delay)
+                    : lr_pace_overdue(age, delay);
+        if (go) {
+            lr_conn_mark_due(sh, mb->conn);
+        } else {
+            keeps = true;
+            if (age > kept) kept = age;
+        }
+    }
+    hold_until(sh, lr, keeps, kept, delay);
+}
+
 /* A frame arrived: the members whose turn it is become due (pace.h). */
 static void dispatch(lr_shard *sh, lr_lroom *lr)
 {
@@ -297,39 +322,7 @@ static void dispatch(lr_shard *sh, lr_lroom *lr)
         hold_del(sh, lr); /* every lagging member goes */
         return;
     }
-    uint32_t turn = lr_pace_turn(lr->head - 1, k);
-    uint32_t kept = 0; /* the age of the oldest frame a member keeps */
-    bool keeps = false;
-    for (lr_member *mb = lr->members; mb; mb = mb->next) {
-        uint32_t age;
-        if (!oldest_pending(sh, lr, mb, &age)) continue;
-        if (lr_pace_due(lr_pace_phase((uintptr_t)mb, k), turn, age, lr->gap16, delay)) {
-            lr_conn_mark_due(sh, mb->conn);
-        } else {
-            keeps = true;
-            if (age > kept) kept = age;
-        }
-    }
-    hold_until(sh, lr, keeps, kept, delay);
-}
-
-/* Frames stopped coming: the members whose oldest frame reached the delay
- * go without waiting for another. */
-static void hold_expire(lr_shard *sh, lr_lroom *lr, uint32_t delay)
-{
-    uint32_t kept = 0;
-    bool keeps = false;
-    for (lr_member *mb = lr->members; mb; mb = mb->next) {
-        uint32_t age;
-        if (!oldest_pending(sh, lr, mb, &age)) continue;
-        if (lr_pace_overdue(age, delay)) {
-            lr_conn_mark_due(sh, mb->conn);
-        } else {
-            keeps = true;
-            if (age > kept) kept = age;
-        }
-    }
-    hold_until(sh, lr, keeps, kept, delay);
+    pass(sh, lr, k, delay);
 }
 
 uint64_t lr_fanout_hold_tick(lr_shard *sh)
@@ -342,19 +335,14 @@ uint64_t lr_fanout_hold_tick(lr_shard *sh)
     while (sh->nholding && sh->hold_pos <= upto) {
         /* take the slot's replicas out first: those that keep frames go
          * back to a later slot, never to this one */
-        lr_dlist *b = &sh->hold_wheel[sh->hold_pos++ % LR_HOLD_SLOTS], due;
-        if (lr_dlist_empty(b)) continue;
-        due.next = b->next;
-        due.prev = b->prev;
-        due.next->prev = due.prev->next = &due;
-        lr_dlist_init(b);
-        lr_dlist *n;
+        lr_dlist due, *n;
+        lr_dlist_take(&due, &sh->hold_wheel[sh->hold_pos++ % LR_HOLD_SLOTS]);
         while ((n = lr_dlist_first(&due))) {
             lr_lroom *lr = LR_CONTAINER_OF(n, lr_lroom, hold_node);
             lr_dlist_remove(n);
             sh->nholding--;
             if (lr->hold_due_ms <= horizon)
-                hold_expire(sh, lr, delay);
+                pass(sh, lr, 0, delay); /* frames stopped coming */
             else
                 hold_put(sh, lr); /* a later turn of the wheel */
         }

@@ -46,7 +46,7 @@ static inline uint64_t lr_pace_slack(uint32_t delay_ms)
 /* Whether k frames per send fit the delay with a margin (1/16 ms units):
  * the oldest waits (k - 1) gaps, and a frame a little late must still come
  * before the hold tick sends its members without it. */
-static inline bool pace_fits(uint64_t k, uint32_t delay_ms, uint32_t gap16, uint64_t margin16)
+static inline bool lr_pace_fits(uint64_t k, uint32_t delay_ms, uint32_t gap16, uint64_t margin16)
 {
     return (k - 1) * gap16 + margin16 <= 16 * (uint64_t)delay_ms;
 }
@@ -81,7 +81,7 @@ static inline uint32_t lr_pace_k_next(uint32_t k, uint32_t want, uint8_t *votes,
 {
     uint64_t half = gap16 / 8;
     if (half < 16 * lr_pace_slack(delay_ms)) half = 16 * lr_pace_slack(delay_ms);
-    if (k <= 1 || want == 0 || !pace_fits(k, delay_ms, gap16, half)) {
+    if (k <= 1 || want == 0 || !lr_pace_fits(k, delay_ms, gap16, half)) {
         *votes = 0;
         return want;
     }
